@@ -1,0 +1,42 @@
+"""`tocsin check-config`: the settings, the Apprise file they name, and what refers to what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from daemon.config.settings import Settings
+from notifiers.channels import ChannelError, Channels, load_channels
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    channels: Channels | None = None
+
+
+def check(settings: Settings) -> Report:
+    report = Report()
+    refs = settings.channel_references()
+    if settings.channels is None:
+        if refs:
+            report.problems.append(f"channels: not set, but {refs[0][0]} names channel {refs[0][1]!r}")
+    else:
+        try:
+            report.channels = load_channels(settings.channels)
+        except ChannelError as exc:
+            report.problems.extend(exc.problems)
+        else:
+            for key, channel in refs:
+                if not report.channels.has(channel):
+                    known = ", ".join(sorted(report.channels.tags)) or "none"
+                    report.problems.append(
+                        f"{key}: channel {channel!r} is no tag in {settings.channels} (tags: {known})"
+                    )
+    if not settings.api_tokens:
+        report.warnings.append("api_tokens is empty: every /api/v1 call will be refused")
+    if not settings.sources.alertmanager.tokens:
+        report.warnings.append("sources.alertmanager.tokens is empty: the Alertmanager webhook accepts anyone")
+    if settings.link_secret is None:
+        report.warnings.append("link_secret is not set: acknowledge links stop working when tocsin restarts")
+    return report

@@ -1,0 +1,111 @@
+"""Dedup: how one reported alert changes the stored one (DESIGN §1)."""
+
+from __future__ import annotations
+
+from daemon.domain import Alert, AlertStatus, Kind, Source
+from daemon.engine import incidents
+from daemon.engine.context import Ctx
+from daemon.engine.events import AlertIn
+from rules.evaluate import classify
+
+
+def _new(ctx: Ctx, report: AlertIn) -> Alert:
+    severity, rule = classify(ctx.settings.severity.rules, report.labels)
+    firing = report.status is AlertStatus.FIRING
+    return Alert(
+        fingerprint=report.fingerprint,
+        source=report.source,
+        status=report.status,
+        labels=dict(report.labels),
+        annotations=dict(report.annotations),
+        starts_at=report.starts_at or ctx.now,
+        ends_at=None if firing else (report.ends_at or ctx.now),
+        generator_url=report.generator_url,
+        severity=severity,
+        rule=rule,
+        correlation_key=ctx.key_of(report.labels),
+        received_at=ctx.now,
+        links=list(report.links),
+    )
+
+
+def _refresh(alert: Alert, report: AlertIn) -> bool:
+    """Take the report's annotations and links; True when anything visible changed."""
+    changed = False
+    if alert.annotations != report.annotations:
+        alert.annotations = dict(report.annotations)
+        changed = True
+    if report.generator_url and alert.generator_url != report.generator_url:
+        alert.generator_url = report.generator_url
+        changed = True
+    if report.links and alert.links != report.links:
+        alert.links = list(report.links)
+        changed = True
+    return changed
+
+
+def _is_new_episode(alert: Alert, report: AlertIn) -> bool:
+    """A resolved alert fires again only when the firing body is newer than its resolution."""
+    if report.starts_at is None:
+        return True  # PagerDuty: a trigger after a resolve
+    return alert.ends_at is None or report.starts_at > alert.ends_at
+
+
+def apply(ctx: Ctx, report: AlertIn) -> None:
+    stored = ctx.s.alerts.get(report.fingerprint)
+    if stored is None and report.status is AlertStatus.RESOLVED and report.source is Source.PAGERDUTY:
+        ctx.d.stale += 1  # PagerDuty too ignores a resolve for a dedup_key it never saw triggered
+        return
+    if stored is None:
+        alert = _new(ctx, report)
+        ctx.s.alerts[alert.fingerprint] = alert
+        ctx.d.touch_alert(alert)
+        if alert.status is AlertStatus.FIRING:
+            incidents.place_firing(ctx, alert, refire=False)
+        return
+
+    if report.status is AlertStatus.FIRING:
+        if stored.status is AlertStatus.FIRING:
+            # A duplicate: it may refresh annotations and pages no one.
+            if _refresh(stored, report):
+                stored.version += 1
+                ctx.d.touch_alert(stored)
+            else:
+                ctx.d.deduplicated += 1
+            return
+        if not _is_new_episode(stored, report):
+            ctx.d.stale += 1  # an older body re-sent after the resolution
+            return
+        stored.status = AlertStatus.FIRING
+        stored.starts_at = report.starts_at or ctx.now
+        stored.ends_at = None
+        stored.count += 1
+        stored.severity, stored.rule = classify(ctx.settings.severity.rules, stored.labels)
+        _refresh(stored, report)
+        stored.version += 1
+        ctx.d.touch_alert(stored)
+        incidents.place_firing(ctx, stored, refire=True)
+        return
+
+    # A resolved report.
+    if stored.status is AlertStatus.RESOLVED:
+        ctx.d.deduplicated += 1
+        return
+    if report.starts_at is not None and report.starts_at < stored.starts_at:
+        ctx.d.stale += 1  # the resolution of an older episode, arriving late
+        return
+    stored.status = AlertStatus.RESOLVED
+    stored.ends_at = report.ends_at or ctx.now
+    _refresh(stored, report)
+    stored.version += 1
+    ctx.d.touch_alert(stored)
+    incident = ctx.s.incidents.get(stored.incident_id) if stored.incident_id else None
+    if incident is not None and incident.state.is_open:
+        incident.firing_alerts = max(0, incident.firing_alerts - 1)
+        ctx.note_alert(incident, Kind.ALERT_RESOLVED, stored)
+        ctx.resolving.add(incident.id)
+    elif stored.incident_id is None:
+        # An orphan that resolves leaves the orphans of its key.
+        orphans = ctx.s.orphans.get(stored.correlation_key)
+        if orphans and stored in orphans:
+            orphans.remove(stored)

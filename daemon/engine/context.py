@@ -1,0 +1,71 @@
+"""The working set of one decision: settings, the slice, the decision being built, and ``now``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from daemon.config.settings import Settings
+from daemon.domain import Alert, Incident, Kind
+from daemon.engine.state import Decision, Slice
+from rules.severity import Severity
+
+ACTOR = "tocsin"  # the actor of every automatic decision
+
+
+def correlation_key(group_by: list[str], labels: Mapping[str, str]) -> str:
+    """Alertmanager's spelling of a group key: ``{service="checkout"}``; a missing label is empty."""
+    parts = []
+    for name in group_by:
+        value = labels.get(name, "").replace("\\", "\\\\").replace('"', '\\"')
+        parts.append(f'{name}="{value}"')
+    return "{" + ",".join(parts) + "}"
+
+
+@dataclass(slots=True)
+class Ctx:
+    settings: Settings
+    s: Slice
+    d: Decision
+    now: datetime
+    # Alerts that joined, re-fired or resolved in this decision, per incident and kind: one timeline line each.
+    pending_lines: dict[tuple[str, Kind], list[str]] = field(default_factory=dict)
+    # Incidents whose alerts changed in this decision; checked for raises and resolution at the end.
+    touched: dict[str, Incident] = field(default_factory=dict)
+    # Incidents where an alert resolved in this decision (the trigger for "all alerts resolved").
+    resolving: set[str] = field(default_factory=set)
+    # Incidents declared or reopened in this decision: their ladder starts once, when the batch is settled.
+    fresh: set[str] = field(default_factory=set)
+    # Incidents where an alert fired again or joined in this decision.
+    refired: set[str] = field(default_factory=set)
+    # The most severe alert that joined each incident in this decision, with the rule that classified it.
+    candidates: dict[str, tuple[Severity, str]] = field(default_factory=dict)
+
+    def key_of(self, labels: Mapping[str, str]) -> str:
+        return correlation_key(self.settings.correlation.group_by, labels)
+
+    def log(self, incident: Incident, kind: Kind, text: str, actor: str = ACTOR) -> None:
+        self.d.log(incident, self.now, actor, kind, text)
+
+    def note_alert(self, incident: Incident, kind: Kind, alert: Alert) -> None:
+        self.touched[incident.id] = incident
+        self.pending_lines.setdefault((incident.id, kind), []).append(alert.name)
+
+    def open_incident(self, key: str) -> Incident | None:
+        incident_id = self.s.latest_by_key.get(key)
+        incident = self.s.incidents.get(incident_id) if incident_id else None
+        return incident if incident is not None and incident.state.is_open else None
+
+    def flush_lines(self) -> None:
+        """One timeline entry per incident and kind for the alerts of this decision (a storm stays readable)."""
+        verbs = {Kind.ALERT_JOINED: "joined", Kind.ALERT_REFIRED: "fired again", Kind.ALERT_RESOLVED: "resolved"}
+        for (incident_id, kind), names in self.pending_lines.items():
+            incident = self.s.incidents[incident_id]
+            if len(names) == 1:
+                text = f"{names[0]} {verbs[kind]}"
+            else:
+                shown = ", ".join(names[:10]) + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
+                text = f"{len(names)} alerts {verbs[kind]}: {shown}"
+            self.log(incident, kind, text)
+        self.pending_lines.clear()

@@ -1,0 +1,205 @@
+"""The engine: ``decide(slice, event, now)`` returns what changes. Pure: no I/O, no clock, no randomness."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from daemon.config.settings import Settings
+from daemon.domain import Incident, Kind, NotifyReason, Source, State, TimerKind
+from daemon.engine import alerts, escalation, incidents, lifecycle
+from daemon.engine.context import ACTOR, Ctx, correlation_key
+from daemon.engine.events import (
+    AcknowledgeAlert,
+    Action,
+    AlertsReceived,
+    Declare,
+    Event,
+    Patch,
+    PostStatusUpdate,
+    TimerFired,
+    Transition,
+)
+from daemon.engine.state import Decision, IllegalTransition, Needs, NotFound, Observation, Slice
+
+PHASES = ("investigating", "identified", "monitoring", "resolved")
+# DESIGN §7's templates for a status update posted without a message.
+PHASE_TEMPLATES = {
+    "investigating": "We are investigating reports of {title}.",
+    "identified": "We have identified the cause of {title} and are working on a fix.",
+    "monitoring": "A fix has been applied for {title}; we are monitoring the results.",
+    "resolved": "This incident has been resolved: {title}.",
+}
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def key_of(self, labels: dict[str, str]) -> str:
+        return correlation_key(self.settings.correlation.group_by, labels)
+
+    def needs(self, event: Event) -> Needs:
+        """What the store must load before ``decide`` can take this event."""
+        match event:
+            case AlertsReceived(alerts=reports):
+                return Needs(
+                    fingerprints=frozenset(r.fingerprint for r in reports),
+                    keys=frozenset(self.key_of(r.labels) for r in reports if r.status == "firing"),
+                )
+            case AcknowledgeAlert(fingerprint=fp):
+                return Needs(fingerprints=frozenset({fp}))
+            case Transition(incident_id=iid) | Patch(incident_id=iid) | PostStatusUpdate(incident_id=iid):
+                return Needs(incident_ids=frozenset({iid}), members=True)
+            case TimerFired(timer=timer):
+                return Needs(incident_ids=frozenset({timer.incident_id}), members=True)
+            case Declare():
+                return Needs(keys=frozenset({self.key_of(self._declare_labels(event))}))
+        raise TypeError(f"unknown event {event!r}")
+
+    def decide(self, s: Slice, event: Event, now: datetime) -> Decision:
+        ctx = Ctx(self.settings, s, Decision(), now)
+        match event:
+            case AlertsReceived():
+                self._alerts(ctx, event)
+            case AcknowledgeAlert():
+                self._acknowledge_alert(ctx, event)
+            case Transition():
+                self._transition(ctx, event)
+            case Declare():
+                self._declare(ctx, event)
+            case Patch():
+                self._patch(ctx, event)
+            case PostStatusUpdate():
+                self._status_update(ctx, event)
+            case TimerFired():
+                self._timer(ctx, event)
+        return ctx.d
+
+    # -- alerts -------------------------------------------------------------------------------------
+
+    def _alerts(self, ctx: Ctx, event: AlertsReceived) -> None:
+        for report in event.alerts:
+            alerts.apply(ctx, report)
+        ctx.flush_lines()
+        for incident in list(ctx.touched.values()):
+            incidents.settle(ctx, incident)
+
+    def _acknowledge_alert(self, ctx: Ctx, event: AcknowledgeAlert) -> None:
+        alert = ctx.s.alerts.get(event.fingerprint)
+        incident = ctx.s.incidents.get(alert.incident_id) if alert and alert.incident_id else None
+        if incident is None or not incident.state.is_open:
+            return  # nothing open to acknowledge; the source is told "processed" as PagerDuty would
+        ctx.d.incident_id = incident.id
+        lifecycle.acknowledge(ctx, incident, event.actor)
+
+    # -- people -------------------------------------------------------------------------------------
+
+    def _incident(self, ctx: Ctx, incident_id: str) -> Incident:
+        incident = ctx.s.incidents.get(incident_id)
+        if incident is None:
+            raise NotFound(incident_id)
+        ctx.d.incident_id = incident.id
+        return incident
+
+    def _transition(self, ctx: Ctx, event: Transition) -> None:
+        incident = self._incident(ctx, event.incident_id)
+        match event.action:
+            case Action.ACKNOWLEDGE:
+                lifecycle.acknowledge(ctx, incident, event.actor, event.note)
+            case Action.UNACKNOWLEDGE:
+                lifecycle.unacknowledge(ctx, incident, event.actor, event.note)
+            case Action.MITIGATE:
+                lifecycle.mitigate(ctx, incident, event.actor, event.note)
+            case Action.RESOLVE:
+                lifecycle.resolve(ctx, incident, event.actor, event.note)
+            case Action.REOPEN:
+                if incident.state.is_open:
+                    raise IllegalTransition(incident.id, "reopen", incident.state.value)
+                incidents.reopen(ctx, incident, event.actor, event.note)
+                ctx.flush_lines()
+                incidents.settle(ctx, incident)
+
+    def _declare_labels(self, event: Declare) -> dict[str, str]:
+        labels = dict(event.labels)
+        if event.service:
+            labels["service"] = event.service
+        return labels
+
+    def _declare(self, ctx: Ctx, event: Declare) -> None:
+        labels = self._declare_labels(event)
+        key = self.key_of(labels)
+        incident_id = ctx.s.ids.next_incident_id(ctx.now)
+        if ctx.open_incident(key) is not None:
+            key = f"manual:{incident_id}"  # an open incident holds the key already; this one stands alone
+        incident = Incident(
+            id=incident_id,
+            title=event.title,
+            severity=event.severity,
+            state=State.TRIGGERED,
+            service=labels.get("service", ""),
+            labels=labels,
+            correlation_key=key,
+            declared_at=ctx.now,
+            source=Source.MANUAL,
+            commander=event.commander,
+            title_by_person=True,
+        )
+        ctx.s.incidents[incident.id] = incident
+        ctx.s.latest_by_key[key] = incident.id
+        ctx.fresh.add(incident.id)
+        ctx.d.incident_id = incident.id
+        note = f": {event.note}" if event.note else ""
+        ctx.log(incident, Kind.DECLARED, f"declared {incident.severity} by {event.actor}{note}", event.actor)
+        ctx.d.observations.append(Observation("declared", incident.severity, incident.service))
+        for orphan in ctx.s.orphans.pop(key, []):
+            incidents.attach(ctx, incident, orphan, Kind.ALERT_JOINED)
+        ctx.flush_lines()
+        incidents.settle(ctx, incident)
+
+    def _patch(self, ctx: Ctx, event: Patch) -> None:
+        incident = self._incident(ctx, event.incident_id)
+        if event.title is not None and event.title != incident.title:
+            old = incident.title
+            incident.title = event.title
+            incident.title_by_person = True
+            ctx.log(incident, Kind.TITLE_CHANGED, f"title {old!r} → {event.title!r}", event.actor)
+        if event.commander is not None and event.commander != (incident.commander or ""):
+            incident.commander = event.commander or None
+            text = f"commander is {event.commander}" if event.commander else "commander cleared"
+            ctx.log(incident, Kind.COMMANDER_CHANGED, text, event.actor)
+        if event.severity is not None and event.severity != incident.severity:
+            incidents.set_severity(ctx, incident, event.severity, event.actor, actor=event.actor)
+
+    def _status_update(self, ctx: Ctx, event: PostStatusUpdate) -> None:
+        incident = self._incident(ctx, event.incident_id)
+        message = event.message.strip() or PHASE_TEMPLATES[event.phase].format(title=incident.title)
+        incident.last_status_update_at = ctx.now
+        incident.status_phase = event.phase
+        ctx.log(incident, Kind.STATUS_UPDATE, f"[{event.phase}] {message}", event.actor)
+        escalation.notify(ctx, incident, NotifyReason.STATUS_UPDATE, list(self.settings.status_updates.notify), message)
+        escalation.schedule_reminder(ctx, incident)
+
+    # -- timers -------------------------------------------------------------------------------------
+
+    def _timer(self, ctx: Ctx, event: TimerFired) -> None:
+        timer = event.timer
+        current = ctx.s.timers.get(timer.key)
+        # Fire only the timer as it is stored now: one moved or cancelled since it was read is not due.
+        if current is None or current.due_at != timer.due_at or current.data != timer.data:
+            return
+        ctx.d.cancel_timer(timer.key)
+        incident = ctx.s.incidents.get(timer.incident_id)
+        if incident is None:
+            return
+        match timer.kind:
+            case TimerKind.ESCALATE:
+                escalation.escalation_due(ctx, incident, timer)
+            case TimerKind.VERIFY:
+                lifecycle.verification_due(ctx, incident)
+            case TimerKind.REMIND:
+                escalation.reminder_due(ctx, incident)
+            case TimerKind.RAISE:
+                incidents.raise_check_due(ctx, incident)
+
+
+__all__ = ["ACTOR", "PHASES", "Engine"]

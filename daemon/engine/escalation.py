@@ -1,0 +1,216 @@
+"""Who hears about an incident and when: ladders, notifications, reminders and the timers behind them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from daemon.domain import Incident, Kind, Ladder, NotifyReason, State, Timer, TimerKind
+from daemon.engine.context import Ctx
+from daemon.engine.state import NotifyIntent, Observation
+from rules.durations import format_duration
+from rules.evaluate import select_route
+from rules.models import Policy
+
+
+def timer_key(incident: Incident, kind: TimerKind, name: str = "") -> str:
+    return f"{incident.id}/{kind.value}" + (f"/{name}" if name else "")
+
+
+def route_policy(ctx: Ctx, incident: Incident) -> str | None:
+    if incident.mirrored:
+        return None  # PagerDuty already pages for a mirrored incident; paging back would loop
+    route = select_route(ctx.settings.routes, incident.severity, incident.labels)
+    return route.policy if route is not None else None
+
+
+def _policy(ctx: Ctx, name: str) -> Policy | None:
+    return ctx.settings.policies.get(name)
+
+
+def page(ctx: Ctx, incident: Incident, channels: list[str], level: int, round_: int) -> None:
+    """One step of a ladder; its idempotency key makes it go out once, whatever happens later."""
+    ctx.d.intents.append(
+        NotifyIntent(
+            key=f"{incident.id}/e{incident.episode}/escalation/r{round_}/l{level}",
+            incident_id=incident.id,
+            reason=NotifyReason.ESCALATION,
+            channels=tuple(channels),
+            level=level,
+            round=round_,
+        )
+    )
+    for channel in channels:
+        if channel not in incident.paged:
+            incident.paged.append(channel)
+    ctx.d.observations.append(Observation("escalation", incident.severity, incident.service, float(level)))
+    ctx.log(
+        incident, Kind.ESCALATED, f"paged level {level} (round {round_}) of {incident.policy}: {', '.join(channels)}"
+    )
+
+
+def notify(ctx: Ctx, incident: Incident, reason: NotifyReason, channels: list[str], note: str = "") -> None:
+    """A notification that is not a ladder step (ack, resolve, severity change, reminder, status update)."""
+    if not channels or incident.mirrored:
+        return
+    incident.notify_seq += 1
+    ctx.d.touch_incident(incident)
+    ctx.d.intents.append(
+        NotifyIntent(
+            key=f"{incident.id}/e{incident.episode}/{reason.value}/n{incident.notify_seq}",
+            incident_id=incident.id,
+            reason=reason,
+            channels=tuple(channels),
+            note=note,
+        )
+    )
+
+
+def notify_paged(
+    ctx: Ctx, incident: Incident, reason: NotifyReason, note: str = "", exclude: frozenset[str] = frozenset()
+) -> None:
+    notify(ctx, incident, reason, [c for c in incident.paged if c not in exclude], note)
+
+
+def stop_ladder(ctx: Ctx, incident: Incident) -> None:
+    if incident.ladder is not None:
+        incident.ladder = None
+        ctx.d.touch_incident(incident)
+    ctx.d.cancel_timer(timer_key(incident, TimerKind.ESCALATE))
+
+
+def start_ladder(ctx: Ctx, incident: Incident) -> None:
+    """Round 1 of the routed policy starts now; level 0 (after: 0s) pages at once."""
+    policy = route_policy(ctx, incident)
+    if policy != incident.policy:
+        incident.policy = policy
+        if policy is not None:
+            ctx.log(incident, Kind.POLICY_CHANGED, f"escalation policy {policy}")
+    if policy is None:
+        stop_ladder(ctx, incident)
+        if not incident.mirrored:
+            ctx.log(incident, Kind.NOTE, "no route matched: nobody is paged for this incident")
+        return
+    incident.ladder = Ladder(policy, 1, 0, ctx.now)
+    run_ladder(ctx, incident)
+
+
+def run_ladder(ctx: Ctx, incident: Incident) -> None:
+    """Page every level that is due, then set the timer for the next one (or end the ladder)."""
+    ctx.d.touch_incident(incident)
+    while (ladder := incident.ladder) is not None:
+        policy = _policy(ctx, ladder.policy)
+        if policy is None or ladder.level >= len(policy.levels):
+            stop_ladder(ctx, incident)  # the policy went away in a reload
+            return
+        level = policy.levels[ladder.level]
+        due = ladder.round_started_at + level.after
+        if due > ctx.now:
+            ctx.d.set_timer(
+                Timer(
+                    timer_key(incident, TimerKind.ESCALATE),
+                    TimerKind.ESCALATE,
+                    incident.id,
+                    due,
+                    {"episode": incident.episode, "round": ladder.round, "level": ladder.level},
+                )
+            )
+            return
+        page(ctx, incident, level.notify, ladder.level, ladder.round)
+        if ladder.level + 1 < len(policy.levels):
+            ladder.level += 1
+        elif ladder.round < policy.repeat:
+            next_start = ladder.round_started_at + policy.levels[-1].after + policy.repeat_after
+            incident.ladder = Ladder(ladder.policy, ladder.round + 1, 0, next_start)
+        else:
+            stop_ladder(ctx, incident)
+
+
+def escalation_due(ctx: Ctx, incident: Incident, timer: Timer) -> None:
+    ladder = incident.ladder
+    if (
+        incident.state is not State.TRIGGERED
+        or ladder is None
+        or timer.data.get("episode") != incident.episode
+        or timer.data.get("round") != ladder.round
+        or timer.data.get("level") != ladder.level
+    ):
+        return  # a stale timer: the ladder moved on, stopped or restarted since it was set
+    run_ladder(ctx, incident)
+
+
+def severity_changed(ctx: Ctx, incident: Incident) -> None:
+    """Route again after a change of severity (DESIGN §6)."""
+    new_policy = route_policy(ctx, incident)
+    schedule_reminder(ctx, incident)
+    if incident.state is State.RESOLVED:
+        return
+    if incident.state is State.TRIGGERED and new_policy != incident.policy:
+        incident.episode += 1
+        already = frozenset(incident.paged)
+        start_ladder(ctx, incident)
+        fresh = frozenset(incident.paged) - already
+        notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED, exclude=fresh | _level0(ctx, incident))
+        return
+    notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED)
+    if new_policy is not None and new_policy != incident.policy:
+        # Acknowledged or mitigated: tell the new policy's first level, without restarting the ladder.
+        incident.episode += 1
+        incident.policy = new_policy
+        ctx.log(incident, Kind.POLICY_CHANGED, f"escalation policy {new_policy}")
+        policy = _policy(ctx, new_policy)
+        if policy is not None:
+            page(ctx, incident, policy.levels[0].notify, 0, 1)
+
+
+def _level0(ctx: Ctx, incident: Incident) -> frozenset[str]:
+    policy = _policy(ctx, incident.policy) if incident.policy else None
+    return frozenset(policy.levels[0].notify) if policy else frozenset()
+
+
+def schedule_reminder(ctx: Ctx, incident: Incident, base: datetime | None = None) -> None:
+    """Remind the comms channel when no status update was posted within the severity's cadence."""
+    key = timer_key(incident, TimerKind.REMIND)
+    cadence = ctx.settings.status_updates.cadence.get(incident.severity)
+    if cadence is None or not ctx.settings.status_updates.remind or not incident.state.is_open or incident.mirrored:
+        ctx.d.cancel_timer(key)
+        return
+    start = base or incident.last_status_update_at or incident.declared_at
+    ctx.d.set_timer(Timer(key, TimerKind.REMIND, incident.id, start + cadence))
+
+
+def reminder_due(ctx: Ctx, incident: Incident) -> None:
+    cadence = ctx.settings.status_updates.cadence.get(incident.severity)
+    if cadence is None or not incident.state.is_open:
+        return
+    last = incident.last_status_update_at or incident.declared_at
+    if last + cadence > ctx.now:
+        schedule_reminder(ctx, incident)  # an update was posted since this timer was set
+        return
+    ctx.log(incident, Kind.STATUS_UPDATE_DUE, f"no status update for {format_duration(ctx.now - last)}: reminded comms")
+    notify(ctx, incident, NotifyReason.REMINDER, list(ctx.settings.status_updates.remind))
+    # Once per overdue period: the next reminder is a full cadence away, not at the next tick.
+    schedule_reminder(ctx, incident, base=ctx.now)
+
+
+def schedule_raise_checks(ctx: Ctx, incident: Incident) -> None:
+    for rule in ctx.settings.severity.raises:
+        if rule.when.firing_for is None or rule.name in incident.raises:
+            continue
+        due = max(incident.declared_at + rule.when.firing_for, ctx.now)
+        ctx.d.set_timer(
+            Timer(
+                timer_key(incident, TimerKind.RAISE, rule.name), TimerKind.RAISE, incident.id, due, {"rule": rule.name}
+            )
+        )
+
+
+def cancel_all_timers(ctx: Ctx, incident: Incident) -> None:
+    stop_ladder(ctx, incident)
+    for kind in (TimerKind.VERIFY, TimerKind.REMIND):
+        ctx.d.cancel_timer(timer_key(incident, kind))
+    for rule in ctx.settings.severity.raises:
+        if rule.when.firing_for is not None:
+            ctx.d.cancel_timer(timer_key(incident, TimerKind.RAISE, rule.name))
+    for key in ctx.s.timers:
+        if key.startswith(f"{incident.id}/"):
+            ctx.d.cancel_timer(key)

@@ -1,0 +1,90 @@
+"""What can happen to tocsin: each event is one decision of the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from daemon.domain import AlertStatus, Source, Timer
+from rules.severity import Severity
+
+
+@dataclass(frozen=True, slots=True)
+class AlertIn:
+    """One alert as a source reported it; timestamps are None where the source gives none (PagerDuty)."""
+
+    fingerprint: str
+    source: Source
+    status: AlertStatus
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    generator_url: str = ""
+    links: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsReceived:
+    alerts: tuple[AlertIn, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgeAlert:
+    """A source acknowledged one alert (PagerDuty ``event_action: acknowledge``): ack its incident."""
+
+    fingerprint: str
+    actor: str
+
+
+class Action(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    UNACKNOWLEDGE = "unacknowledge"
+    MITIGATE = "mitigate"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    incident_id: str
+    action: Action
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Declare:
+    title: str
+    severity: Severity
+    actor: str
+    service: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    commander: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    incident_id: str
+    actor: str
+    severity: Severity | None = None
+    title: str | None = None
+    commander: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostStatusUpdate:
+    incident_id: str
+    phase: str
+    message: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    timer: Timer
+
+
+Event = AlertsReceived | AcknowledgeAlert | Transition | Declare | Patch | PostStatusUpdate | TimerFired

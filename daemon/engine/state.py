@@ -1,0 +1,137 @@
+"""The engine's inputs and outputs: what a decision needs loaded, the slice of state, the decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from daemon.domain import Alert, Incident, Kind, Notification, NotifyReason, TimelineEntry, Timer
+from rules.severity import Severity
+
+
+class IdSource(Protocol):
+    """Hands out incident ids; the sequence is per year and may have gaps."""
+
+    def next_incident_id(self, now: datetime) -> str: ...
+
+
+def format_incident_id(year: int, number: int) -> str:
+    return f"INC-{year}-{number:04d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What to load before deciding: alerts by fingerprint, incidents by id and by correlation key."""
+
+    fingerprints: frozenset[str] = frozenset()
+    keys: frozenset[str] = frozenset()
+    incident_ids: frozenset[str] = frozenset()
+    # Member alerts and timers of ``incident_ids`` (lifecycle and timer events need them).
+    members: bool = False
+
+
+@dataclass(slots=True)
+class Slice:
+    """The part of the state one decision may read; the engine changes it in place and says so in the Decision."""
+
+    ids: IdSource
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    # Correlation key -> the most recent incident with that key (open, or resolved and so reopenable).
+    latest_by_key: dict[str, str] = field(default_factory=dict)
+    # Correlation key -> firing alerts in no incident; loaded only for keys without an open incident.
+    orphans: dict[str, list[Alert]] = field(default_factory=dict)
+    members: dict[str, list[Alert]] = field(default_factory=dict)
+    timers: dict[str, Timer] = field(default_factory=dict)
+
+
+class EngineError(Exception):
+    """A decision that cannot be taken; nothing of it is stored."""
+
+
+class NotFound(EngineError):
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"no incident {incident_id}")
+        self.incident_id = incident_id
+
+
+class IllegalTransition(EngineError):
+    def __init__(self, incident_id: str, action: str, state: str) -> None:
+        super().__init__(f"cannot {action} {incident_id}: it is {state}")
+        self.incident_id = incident_id
+        self.action = action
+        self.state = state
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyIntent:
+    """The engine's wish to notify; the shell renders it into an outbox Notification in the same commit."""
+
+    key: str
+    incident_id: str
+    reason: NotifyReason
+    channels: tuple[str, ...]
+    level: int | None = None
+    round: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A metric to record once the decision is committed."""
+
+    metric: str  # "declared", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve", "escalation"
+    severity: Severity
+    service: str
+    value: float = 0.0
+
+
+@dataclass(slots=True)
+class Decision:
+    """Everything one event changed; stored in one atomic commit."""
+
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    memberships: set[tuple[str, str]] = field(default_factory=set)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    timers_set: dict[str, Timer] = field(default_factory=dict)
+    timers_cancelled: set[str] = field(default_factory=set)
+    intents: list[NotifyIntent] = field(default_factory=list)
+    # The intents rendered into outbox entries by the shell, inside the same commit.
+    notifications: list[Notification] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    deduplicated: int = 0
+    stale: int = 0
+    # The incident the event was about, for the API's answer.
+    incident_id: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.alerts
+            or self.incidents
+            or self.memberships
+            or self.timeline
+            or self.timers_set
+            or self.timers_cancelled
+            or self.intents
+        )
+
+    def touch_alert(self, alert: Alert) -> None:
+        self.alerts[alert.fingerprint] = alert
+
+    def touch_incident(self, incident: Incident) -> None:
+        self.incidents[incident.id] = incident
+
+    def log(self, incident: Incident, at: datetime, actor: str, kind: Kind, text: str) -> None:
+        self.touch_incident(incident)
+        self.timeline.append(TimelineEntry(incident.id, at, actor, kind, text))
+
+    def set_timer(self, timer: Timer) -> None:
+        self.timers_cancelled.discard(timer.key)
+        self.timers_set[timer.key] = timer
+
+    def cancel_timer(self, key: str) -> None:
+        self.timers_set.pop(key, None)
+        self.timers_cancelled.add(key)

@@ -1,0 +1,94 @@
+"""The incident API: list, show, declare, transition, patch; list alerts."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from daemon.domain import AlertStatus, State
+from daemon.engine.events import Action, Declare, Patch, Transition
+from daemon.engine.state import NotFound
+from daemon.http.auth import Handler, api_token
+from daemon.http.body import parse_json_body, query_int
+from daemon.http.errors import json_response
+from daemon.http.keys import SERVICES
+from daemon.http.models import DeclareBody, PatchBody, TransitionBody
+from daemon.http.serialize import alert_json, incident_json, incident_summary
+from daemon.ingest.errors import IngestError
+from daemon.store.base import IncidentFilter
+from rules.severity import Severity
+
+API_BODY_LIMIT = 1024 * 1024
+
+
+def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise IngestError(400, "bad_query", f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+async def _incident_response(request: web.Request, incident_id: str, status: int = 200) -> web.Response:
+    view = await request.app[SERVICES].store.get_incident(incident_id)
+    if view is None:
+        raise NotFound(incident_id)
+    headers = {"Location": f"/api/v1/incidents/{incident_id}"} if status == 201 else None
+    return json_response(incident_json(view), status, headers)
+
+
+@api_token
+async def list_incidents(request: web.Request) -> web.Response:
+    where = IncidentFilter(
+        state=_choice(request, "state", [s.value for s in State]),
+        severity=_choice(request, "severity", [s.value for s in Severity]),
+        service=request.query.get("service") or None,
+    )
+    limit = query_int(request, "limit", 50, 1, 500)
+    page = await request.app[SERVICES].store.list_incidents(where, limit, request.query.get("cursor") or None)
+    return json_response({"incidents": [incident_summary(i) for i in page.items], "next_cursor": page.next_cursor})
+
+
+@api_token
+async def get_incident(request: web.Request) -> web.Response:
+    return await _incident_response(request, request.match_info["id"])
+
+
+@api_token
+async def declare_incident(request: web.Request) -> web.Response:
+    body = await parse_json_body(request, DeclareBody, API_BODY_LIMIT)
+    decision = await request.app[SERVICES].pipeline.submit(
+        Declare(body.title, body.severity, body.actor, body.service, body.labels, body.note, body.commander)
+    )
+    assert decision.incident_id is not None
+    return await _incident_response(request, decision.incident_id, 201)
+
+
+def make_transition(action: Action) -> Handler:
+    @api_token
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await parse_json_body(request, TransitionBody, API_BODY_LIMIT)
+        incident_id = request.match_info["id"]
+        await request.app[SERVICES].pipeline.submit(Transition(incident_id, action, body.actor, body.note))
+        return await _incident_response(request, incident_id)
+
+    handler.__name__ = f"{action.value}_incident"
+    return handler
+
+
+@api_token
+async def patch_incident(request: web.Request) -> web.Response:
+    body = await parse_json_body(request, PatchBody, API_BODY_LIMIT)
+    incident_id = request.match_info["id"]
+    await request.app[SERVICES].pipeline.submit(
+        Patch(incident_id, body.actor, body.severity, body.title, body.commander)
+    )
+    return await _incident_response(request, incident_id)
+
+
+@api_token
+async def list_alerts(request: web.Request) -> web.Response:
+    status = _choice(request, "status", [s.value for s in AlertStatus])
+    limit = query_int(request, "limit", 100, 1, 1000)
+    page = await request.app[SERVICES].store.list_alerts(status, limit, request.query.get("cursor") or None)
+    return json_response({"alerts": [alert_json(a) for a in page.items], "next_cursor": page.next_cursor})

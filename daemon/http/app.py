@@ -1,0 +1,49 @@
+"""The aiohttp application: routes, middlewares, and the services' lifecycle (cleanup_ctx)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from daemon.clock import Clock
+from daemon.config.settings import Settings
+from daemon.engine.events import Action
+from daemon.http import api, health, ingest, openapi
+from daemon.http.errors import error_middleware
+from daemon.http.keys import SERVICES
+from daemon.services import start_services
+from daemon.store.base import Store
+
+
+def build_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    registry: CollectorRegistry | None = None,
+    store: Store | None = None,
+    background: bool = True,
+) -> web.Application:
+    app = web.Application(client_max_size=settings.limits.max_body_bytes, middlewares=[error_middleware])
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        services = await start_services(settings, clock, registry, store, background)
+        app[SERVICES] = services
+        yield
+        await services.stop()
+
+    app.cleanup_ctx.append(services_ctx)
+    app.router.add_post("/api/v1/alerts/alertmanager", ingest.alertmanager_webhook)
+    app.router.add_post("/v2/enqueue", ingest.pagerduty_enqueue)
+    app.router.add_get("/api/v1/incidents", api.list_incidents)
+    app.router.add_post("/api/v1/incidents", api.declare_incident)
+    app.router.add_get("/api/v1/incidents/{id}", api.get_incident)
+    app.router.add_patch("/api/v1/incidents/{id}", api.patch_incident)
+    for action in (Action.ACKNOWLEDGE, Action.MITIGATE, Action.RESOLVE, Action.REOPEN):
+        app.router.add_post(f"/api/v1/incidents/{{id}}/{action.value}", api.make_transition(action))
+    app.router.add_get("/api/v1/alerts", api.list_alerts)
+    app.router.add_get("/api/v1/openapi.json", openapi.openapi)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
+    return app

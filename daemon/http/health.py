@@ -1,0 +1,37 @@
+"""Open endpoints: liveness, readiness (the store answers), metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from daemon.http.errors import json_response
+from daemon.http.keys import SERVICES
+from daemon.store.base import StoreUnavailable
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    try:
+        await svc.store.ping()
+    except StoreUnavailable as exc:
+        svc.metrics.store_up.set(0)
+        return json_response({"status": "unavailable", "store": str(exc)}, 503, {"Retry-After": "5"})
+    svc.metrics.store_up.set(1)
+    return json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    try:
+        # Store-derived gauges are read at scrape time, so every replica exports the same values.
+        svc.metrics.set_open_incidents(await svc.store.open_incident_counts())
+        svc.metrics.store_up.set(1)
+    except StoreUnavailable:
+        svc.metrics.store_up.set(0)
+    body = generate_latest(svc.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

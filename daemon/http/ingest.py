@@ -1,0 +1,103 @@
+"""Ingest endpoints: thin handlers around the pure parsers; a 2xx is sent only after the commit."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+
+from daemon.engine.events import AcknowledgeAlert, AlertsReceived
+from daemon.http.body import read_body, require_json
+from daemon.http.errors import json_response
+from daemon.http.keys import SERVICES
+from daemon.ingest import alertmanager, pagerduty_events
+from daemon.ingest.auth import presented_secret, token_matches
+from daemon.ingest.errors import IngestError, unauthorized
+from daemon.store.base import StoreUnavailable
+
+log = structlog.get_logger("tocsin.ingest")
+
+
+def _reject(request: web.Request, source: str, exc: IngestError) -> None:
+    request.app[SERVICES].metrics.rejected.labels(source, exc.code).inc()
+    log.info(
+        "ingest_rejected", source=source, status=exc.status, code=exc.code, message=exc.message, remote=request.remote
+    )
+
+
+async def alertmanager_webhook(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    started = time.perf_counter()
+    settings = svc.settings
+    try:
+        tokens = settings.sources.alertmanager.tokens
+        if tokens and not token_matches(presented_secret(request.headers.get("Authorization")), tokens):
+            raise unauthorized()
+        require_json(request)
+        raw = await read_body(request, settings.limits.max_body_bytes)
+        hook = alertmanager.parse(raw, settings.limits)
+    except IngestError as exc:
+        _reject(request, "alertmanager", exc)
+        raise
+    if hook.truncated:
+        svc.metrics.truncated.labels("alertmanager").inc(hook.truncated)
+        log.warning(
+            "alerts_truncated",
+            receiver=hook.receiver,
+            truncated=hook.truncated,
+            hint="raise max_alerts in Alertmanager's webhook_config or split the route",
+        )
+    try:
+        decision = await svc.pipeline.submit(AlertsReceived(hook.alerts))
+    except StoreUnavailable:
+        svc.metrics.rejected.labels("alertmanager", "store_unavailable").inc()
+        raise
+    svc.metrics.alerts_received.labels("alertmanager").inc(len(hook.alerts))
+    if decision.deduplicated:
+        svc.metrics.alerts_deduplicated.labels("alertmanager").inc(decision.deduplicated)
+    if decision.stale:
+        svc.metrics.alerts_stale.labels("alertmanager").inc(decision.stale)
+    svc.metrics.ingest_latency.labels("alertmanager").observe(time.perf_counter() - started)
+    return json_response({"status": "success", "alerts": len(hook.alerts), "truncated_alerts": hook.truncated})
+
+
+def _pd_error(
+    status: int, state: str, message: str, errors: list[str], headers: dict[str, str] | None = None
+) -> web.Response:
+    return json_response({"status": state, "message": message, "errors": errors}, status, headers)
+
+
+async def pagerduty_enqueue(request: web.Request) -> web.Response:
+    """PagerDuty Events API v2, answering in PagerDuty's own shape for success and for every error."""
+    svc = request.app[SERVICES]
+    started = time.perf_counter()
+    settings = svc.settings
+    try:
+        require_json(request)
+        raw = await read_body(request, settings.limits.max_body_bytes)
+        event = pagerduty_events.parse(
+            raw, settings.sources.pagerduty.integrations, settings.limits, lambda: uuid.uuid4().hex
+        )
+    except IngestError as exc:
+        _reject(request, "pagerduty", exc)
+        errors = exc.errors if isinstance(exc, pagerduty_events.PagerDutyError) else [exc.message]
+        state = {413: "request too large", 415: "unsupported media type"}.get(exc.status, "invalid event")
+        message = "Event object is invalid" if exc.status in (400, 422) else exc.message
+        return _pd_error(exc.status, state, message, errors)
+    try:
+        if event.action == "acknowledge":
+            decision = await svc.pipeline.submit(AcknowledgeAlert(event.dedup_key, "pagerduty-events"))
+        else:
+            assert event.alert is not None
+            decision = await svc.pipeline.submit(AlertsReceived((event.alert,)))
+    except StoreUnavailable as exc:
+        svc.metrics.rejected.labels("pagerduty", "store_unavailable").inc()
+        log.warning("store_unavailable", error=str(exc))
+        return _pd_error(503, "unavailable", "the store is unavailable; retry later", [str(exc)], {"Retry-After": "5"})
+    svc.metrics.alerts_received.labels("pagerduty").inc()
+    if decision.deduplicated:
+        svc.metrics.alerts_deduplicated.labels("pagerduty").inc(decision.deduplicated)
+    svc.metrics.ingest_latency.labels("pagerduty").observe(time.perf_counter() - started)
+    return json_response({"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, 202)

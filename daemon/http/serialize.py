@@ -1,0 +1,67 @@
+"""The API's JSON shapes of incidents, alerts and timeline entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from daemon.domain import Alert, Incident, TimelineEntry
+from daemon.store.base import IncidentView
+from daemon.timefmt import iso, iso_or_none
+
+
+def alert_json(a: Alert) -> dict[str, Any]:
+    return {
+        "fingerprint": a.fingerprint,
+        "status": a.status.value,
+        "source": a.source.value,
+        "labels": a.labels,
+        "annotations": a.annotations,
+        "starts_at": iso(a.starts_at),
+        "ends_at": iso_or_none(a.ends_at),
+        "count": a.count,
+        "severity": a.severity.value,
+        "rule": a.rule,
+        "generator_url": a.generator_url,
+        "links": a.links,
+        "incident_id": a.incident_id,
+        "received_at": iso(a.received_at),
+    }
+
+
+def timeline_json(e: TimelineEntry) -> dict[str, Any]:
+    return {"at": iso(e.at), "actor": e.actor, "kind": e.kind.value, "text": e.text}
+
+
+def incident_summary(i: Incident) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "title": i.title,
+        "severity": i.severity.value,
+        "state": i.state.value,
+        "service": i.service,
+        "labels": i.labels,
+        "source": i.source.value,
+        "declared_at": iso(i.declared_at),
+        "acknowledged_at": iso_or_none(i.acknowledged_at),
+        "acknowledged_by": i.acknowledged_by,
+        "mitigated_at": iso_or_none(i.mitigated_at),
+        "resolved_at": iso_or_none(i.resolved_at),
+        "resolved_by": i.resolved_by,
+        "commander": i.commander,
+        "firing_alerts": i.firing_alerts,
+        "alert_count": i.alert_count,
+        "policy": i.policy,
+        "paged": i.paged,
+        "verifying_until": iso_or_none(i.verifying_until),
+        "status_phase": i.status_phase,
+        "last_status_update_at": iso_or_none(i.last_status_update_at),
+        "mirrored": i.mirrored,
+    }
+
+
+def incident_json(view: IncidentView) -> dict[str, Any]:
+    return {
+        **incident_summary(view.incident),
+        "alerts": [alert_json(a) for a in view.alerts],
+        "timeline": [timeline_json(e) for e in view.timeline],
+    }

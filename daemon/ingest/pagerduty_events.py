@@ -1,0 +1,148 @@
+"""PagerDuty Events API v2 (``POST /v2/enqueue``): a pure parser from the raw body to one event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from daemon.config.settings import LimitsConfig, PagerDutyIntegration
+from daemon.domain import AlertStatus, Source
+from daemon.engine.events import AlertIn
+from daemon.ingest import limits
+from daemon.ingest.errors import IngestError
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    summary: str = Field(min_length=1, max_length=1024)
+    source: str = Field(min_length=1, max_length=255)
+    severity: Literal["critical", "error", "warning", "info"]
+    timestamp: str | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = Field(default=None, alias="class")
+    custom_details: Any = None
+
+
+class _Link(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    href: str
+    text: str = ""
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    routing_key: str = Field(min_length=1)
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: str | None = Field(default=None, max_length=255)
+    payload: _Payload | None = None
+    client: str | None = None
+    client_url: str | None = None
+    links: list[_Link] = Field(default_factory=list)
+
+
+class PagerDutyError(IngestError):
+    """Answered in PagerDuty's own shape: ``{"status", "message", "errors"}``."""
+
+    def __init__(self, status: int, code: str, message: str, errors: list[str]) -> None:
+        super().__init__(status, code, message, errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: str
+    service: str
+    alert: AlertIn | None  # None for acknowledge
+    integration: str
+
+
+def flatten(details: Any, prefix: str = "") -> dict[str, str]:
+    """``custom_details`` as annotations: nested keys joined with '.', non-strings as JSON."""
+    if not isinstance(details, Mapping):
+        if details is None:
+            return {}
+        return {prefix or "custom_details": details if isinstance(details, str) else json.dumps(details)}
+    out: dict[str, str] = {}
+    for key, value in details.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name))
+        else:
+            out[name] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def _errors(exc: ValidationError) -> PagerDutyError:
+    errors = exc.errors(include_url=False, include_input=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return PagerDutyError(400, "malformed_json", "Event object is invalid", ["the body is not valid UTF-8 JSON"])
+    messages = [f"'{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in errors[:20]]
+    return PagerDutyError(400, "invalid_event", "Event object is invalid", messages)
+
+
+def parse(
+    raw: bytes,
+    integrations: Mapping[str, PagerDutyIntegration],
+    bounds: LimitsConfig,
+    new_key: Callable[[], str],
+) -> Event:
+    try:
+        event = _Event.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _errors(exc) from None
+    integration = integrations.get(event.routing_key)
+    if integration is None:
+        raise PagerDutyError(
+            400,
+            "unknown_routing_key",
+            "Event object is invalid",
+            ["'routing_key' does not name a configured integration"],
+        )
+    dedup_key = event.dedup_key
+    if not dedup_key:
+        if event.event_action != "trigger":
+            raise PagerDutyError(
+                400, "invalid_event", "Event object is invalid", [f"'dedup_key' is required for {event.event_action}"]
+            )
+        dedup_key = new_key()
+    alert = None
+    if event.event_action == "trigger" and event.payload is None:
+        raise PagerDutyError(400, "invalid_event", "Event object is invalid", ["'payload' is required for trigger"])
+    if event.payload is not None and event.event_action != "acknowledge":
+        p = event.payload
+        labels = {"service": integration.service, "severity": p.severity, "source": p.source}
+        for name, value in (("component", p.component), ("group", p.group), ("class", p.class_)):
+            if value:
+                labels[name] = value
+        annotations = {"summary": p.summary, **flatten(p.custom_details)}
+        try:
+            limits.check_alert(bounds, 0, labels, annotations)
+        except IngestError as exc:
+            raise PagerDutyError(exc.status, exc.code, "Event object is invalid", [exc.message]) from None
+        alert = AlertIn(
+            fingerprint=dedup_key,
+            source=Source.PAGERDUTY,
+            status=AlertStatus.FIRING if event.event_action == "trigger" else AlertStatus.RESOLVED,
+            labels=labels,
+            annotations=annotations,
+            generator_url=event.client_url or "",
+            links=[{"href": link.href, "text": link.text} for link in event.links],
+        )
+    if alert is None and event.event_action == "resolve":
+        alert = AlertIn(
+            fingerprint=dedup_key,
+            source=Source.PAGERDUTY,
+            status=AlertStatus.RESOLVED,
+            labels={"service": integration.service},
+            annotations={},
+        )
+    return Event(event.event_action, dedup_key, integration.service, alert, event.routing_key)

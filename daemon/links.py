@@ -1,0 +1,58 @@
+"""Signed acknowledge links: ``/ack/<token>`` carries the incident id and an expiry, HMAC-signed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+class BadLink(Exception):
+    """Tampered or malformed: answer 403."""
+
+
+class ExpiredLink(Exception):
+    """Signed by us but past its expiry: answer 410."""
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"the link for {incident_id} has expired")
+        self.incident_id = incident_id
+
+
+@dataclass(frozen=True, slots=True)
+class AckClaim:
+    incident_id: str
+    expires_at: datetime
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, payload: str) -> str:
+    return _b64(hmac.new(secret, b"tocsin-ack:" + payload.encode(), hashlib.sha256).digest()[:20])
+
+
+def sign(secret: bytes, incident_id: str, expires_at: datetime) -> str:
+    payload = _b64(f"{incident_id}|{int(expires_at.timestamp())}".encode())
+    return f"{payload}.{_mac(secret, payload)}"
+
+
+def verify(secret: bytes, token: str, now: datetime) -> AckClaim:
+    payload, dot, mac = token.partition(".")
+    if not dot or not hmac.compare_digest(_mac(secret, payload), mac):
+        raise BadLink("bad signature")
+    try:
+        incident_id, expiry = _unb64(payload).decode().split("|")
+        expires_at = datetime.fromtimestamp(int(expiry), UTC)
+    except (ValueError, UnicodeDecodeError):
+        raise BadLink("malformed token") from None
+    if now >= expires_at:
+        raise ExpiredLink(incident_id)
+    return AckClaim(incident_id, expires_at)

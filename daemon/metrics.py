@@ -1,0 +1,125 @@
+"""tocsin's own metrics, built on a CollectorRegistry passed in (tests use a fresh one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from daemon.engine.state import Observation
+
+# 30 s to 24 h: MTTA lives at the short end, MTTR at the long one.
+MTTX_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+OTHER = "other"
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+STATES = ("triggered", "acknowledged", "mitigated")
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry, max_services: int = 200) -> None:
+        self.registry = registry
+        self._max_services = max_services
+        self._services: set[str] = set()
+        p = "tocsin_"
+        self.alerts_received = Counter(
+            f"{p}alerts_received", "Alerts received, by source.", ["source"], registry=registry
+        )
+        self.alerts_deduplicated = Counter(
+            f"{p}alerts_deduplicated", "Alerts that repeated what was already known.", ["source"], registry=registry
+        )
+        self.alerts_stale = Counter(
+            f"{p}alerts_stale",
+            "Alert bodies older than what was already known, ignored.",
+            ["source"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            f"{p}ingest_rejected",
+            "Ingest requests refused, by source and reason.",
+            ["source", "reason"],
+            registry=registry,
+        )
+        self.truncated = Counter(
+            f"{p}ingest_truncated_alerts",
+            "Alerts Alertmanager left out of webhooks (truncatedAlerts).",
+            ["source"],
+            registry=registry,
+        )
+        self.ingest_latency = Histogram(
+            f"{p}ingest_latency_seconds",
+            "Time from request to durable answer.",
+            ["source"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.declared = Counter(
+            f"{p}incidents_declared", "Incidents declared, by severity.", ["severity"], registry=registry
+        )
+        self.mtta = Histogram(
+            f"{p}incident_time_to_acknowledge_seconds",
+            "Declaration to first acknowledgement.",
+            ["severity", "service"],
+            buckets=MTTX_BUCKETS,
+            registry=registry,
+        )
+        self.mttm = Histogram(
+            f"{p}incident_time_to_mitigate_seconds",
+            "Declaration to first mitigation.",
+            ["severity", "service"],
+            buckets=MTTX_BUCKETS,
+            registry=registry,
+        )
+        self.mttr = Histogram(
+            f"{p}incident_time_to_resolve_seconds",
+            "Declaration to first resolution.",
+            ["severity", "service"],
+            buckets=MTTX_BUCKETS,
+            registry=registry,
+        )
+        self.notifications = Counter(
+            f"{p}notifications", "Notifications per channel and outcome.", ["channel", "outcome"], registry=registry
+        )
+        self.escalations = Counter(f"{p}escalations", "Escalation steps paged, by level.", ["level"], registry=registry)
+        self.open_incidents = Gauge(
+            f"{p}open_incidents",
+            "Open incidents by severity and state (read from the store).",
+            ["severity", "state"],
+            registry=registry,
+        )
+        self.timer_lag = Histogram(
+            f"{p}timer_lag_seconds",
+            "How late durable timers fired.",
+            buckets=(*LATENCY_BUCKETS, 10.0, 30.0, 60.0),
+            registry=registry,
+        )
+        self.store_up = Gauge(f"{p}store_up", "1 when the store answered the last check.", registry=registry)
+
+    def service(self, name: str) -> str:
+        """A bounded label value: services beyond the cap fold into ``other``."""
+        if name in self._services:
+            return name
+        if len(self._services) >= self._max_services:
+            return OTHER
+        self._services.add(name)
+        return name
+
+    def observe(self, observations: Iterable[Observation]) -> None:
+        for o in observations:
+            severity = o.severity.value
+            if o.metric == "declared":
+                self.declared.labels(severity).inc()
+            elif o.metric == "escalation":
+                self.escalations.labels(str(int(o.value))).inc()
+            else:
+                histogram = {
+                    "time_to_acknowledge": self.mtta,
+                    "time_to_mitigate": self.mttm,
+                    "time_to_resolve": self.mttr,
+                }[o.metric]
+                histogram.labels(severity, self.service(o.service)).observe(o.value)
+
+    def set_open_incidents(self, counts: dict[tuple[str, str], int]) -> None:
+        for severity in SEVERITIES:
+            for state in STATES:
+                self.open_incidents.labels(severity, state).set(counts.get((severity, state), 0))

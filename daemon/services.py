@@ -1,0 +1,83 @@
+"""The composition root: build every part from the settings, start them in order, stop them in reverse."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from daemon.clock import Clock, SystemClock
+from daemon.config.settings import Settings
+from daemon.engine.engine import Engine
+from daemon.metrics import Metrics
+from daemon.pipeline import Pipeline
+from daemon.scheduler import Scheduler
+from daemon.store import Store, open_store
+from notifiers.channels import load_channels
+from notifiers.dispatch import Dispatcher
+from notifiers.render import Renderer
+from notifiers.sender import AppriseSender, make_asset
+
+log = structlog.get_logger("tocsin")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    store: Store
+    engine: Engine
+    pipeline: Pipeline
+    metrics: Metrics
+    renderer: Renderer
+    scheduler: Scheduler
+    dispatcher: Dispatcher | None
+    link_secret: bytes
+    background: bool
+
+    async def stop(self) -> None:
+        """SIGTERM drains: timers stop, sends under way are recorded, queued commits finish, then the store closes."""
+        await self.scheduler.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        await self.store.close()
+
+
+async def start_services(
+    settings: Settings,
+    clock: Clock | None = None,
+    registry: CollectorRegistry | None = None,
+    store: Store | None = None,
+    background: bool = True,
+) -> Services:
+    """Open the store and build the pipeline; with ``background`` the scheduler and notifier run by themselves
+    (tests leave it off and drive them through ``run_due()`` and ``drain()``)."""
+    clock = clock or SystemClock()
+    metrics = Metrics(registry if registry is not None else CollectorRegistry())
+    if settings.link_secret is not None:
+        link_secret = settings.link_secret.get_secret_value().encode()
+    else:
+        link_secret = secrets.token_bytes(32)
+        log.warning("no_link_secret", message="link_secret is not set: acknowledge links stop working at restart")
+    renderer = Renderer(settings.public_url, link_secret, settings.link_ttl, settings.templates)
+    store = store or open_store(settings.store)
+    await store.open()
+    engine = Engine(settings)
+    pipeline = Pipeline(engine, store, clock, renderer, metrics)
+    scheduler = Scheduler(store, pipeline, clock, metrics)
+    dispatcher = None
+    if settings.channels is not None:
+        asset = make_asset(settings.notify.retries, settings.notify.retry_wait)
+        channels = load_channels(settings.channels, asset)
+        dispatcher = Dispatcher(store, AppriseSender(channels, asset, settings.notify.timeout), clock, metrics)
+        pipeline.listen(dispatcher.on_decision)
+    services = Services(
+        settings, clock, store, engine, pipeline, metrics, renderer, scheduler, dispatcher, link_secret, background
+    )
+    if background:
+        scheduler.start()
+        if dispatcher is not None:
+            dispatcher.start()
+    return services

@@ -1,0 +1,86 @@
+"""The Store protocol: durable state behind one interface, one atomic commit per decision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
+from daemon.engine.state import Decision, Needs, Slice
+
+T = TypeVar("T")
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached or cannot commit; ingest answers 503 and the sender retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    incident: Incident
+    alerts: list[Alert]
+    timeline: list[TimelineEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    state: str | None = None
+    severity: str | None = None
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox entry was sent (Apprise retried each URL itself): the timeline lines it earned."""
+
+    key: str
+    attempts: int
+    timeline: list[TimelineEntry]
+
+
+Decide = Callable[[Slice], Decision]
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    async def decide(self, needs: Needs, decide: Decide) -> Decision:
+        """Load what ``needs`` names, call ``decide`` on it and commit its Decision atomically.
+
+        Returns only after the commit; raises StoreUnavailable when nothing could be committed, or
+        whatever ``decide`` raised (nothing of that decision is stored).
+        """
+
+    async def get_incident(self, incident_id: str) -> IncidentView | None: ...
+
+    async def list_incidents(self, where: IncidentFilter, limit: int, cursor: str | None) -> Page[Incident]: ...
+
+    async def list_alerts(self, status: str | None, limit: int, cursor: str | None) -> Page[Alert]: ...
+
+    async def due_timers(self, now: datetime, limit: int) -> list[Timer]: ...
+
+    async def next_timer_due(self) -> datetime | None: ...
+
+    async def pending_notifications(self, now: datetime, limit: int) -> list[Notification]: ...
+
+    async def next_notification_due(self) -> datetime | None: ...
+
+    async def start_delivery(self, key: str, attempts: int) -> None: ...
+
+    async def record_delivery(self, delivery: Delivery) -> None: ...
+
+    async def open_incident_counts(self) -> dict[tuple[str, str], int]:
+        """(severity, state) -> number of open incidents, for the gauges."""

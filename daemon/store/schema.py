@@ -1,0 +1,92 @@
+"""SQLite schema and its migrations; ``PRAGMA user_version`` is the schema version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Append only: each entry migrates from version i to i+1 and runs once, in its own transaction.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE alerts (
+        seq INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL,
+        correlation_key TEXT NOT NULL,
+        incident_id TEXT,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX alerts_orphans ON alerts (correlation_key) WHERE status = 'firing' AND incident_id IS NULL;
+    CREATE INDEX alerts_status ON alerts (status, seq);
+
+    CREATE TABLE incidents (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        service TEXT NOT NULL,
+        correlation_key TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX incidents_key ON incidents (correlation_key, seq);
+    CREATE INDEX incidents_state ON incidents (state, seq);
+
+    CREATE TABLE incident_alerts (
+        incident_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        PRIMARY KEY (incident_id, fingerprint)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE timeline (
+        seq INTEGER PRIMARY KEY,
+        incident_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX timeline_incident ON timeline (incident_id, seq);
+
+    CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+
+    CREATE TABLE timers (
+        key TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        data BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX timers_due ON timers (due_at);
+    CREATE INDEX timers_incident ON timers (incident_id);
+
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        incident_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE status = 'pending';
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; refuse one written by a newer tocsin."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"database schema {version} is newer than this tocsin understands ({SCHEMA_VERSION})")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[target - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION

@@ -1,0 +1,459 @@
+"""The embedded SQLite store: one file, WAL, one writer thread with group commit, reader threads.
+
+Decisions queue up while a commit is in flight and go into the next transaction together (each in
+its own SAVEPOINT, so one failing decision does not take the others with it); no caller is answered
+before the COMMIT that holds its decision. All SQLite calls run in threads: the event loop never waits
+on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
+from daemon.engine import loading
+from daemon.engine.state import Decision, Needs, format_incident_id
+from daemon.store import codec, cursor
+from daemon.store.base import Decide, Delivery, IncidentFilter, IncidentView, Page, StoreUnavailable
+from daemon.store.schema import migrate
+from daemon.timefmt import iso
+
+T = TypeVar("T")
+_CHUNK = 500  # ids per IN (...) clause
+_MAX_BATCH = 256  # decisions per group commit
+
+
+def parse_sqlite_url(url: str) -> tuple[Path, dict[str, str]]:
+    """``sqlite:///path/to/file.db?synchronous=FULL`` -> (path, options)."""
+    rest, _, query = url.removeprefix("sqlite://").partition("?")
+    path = rest[1:] if rest.startswith("/") else rest
+    options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    return Path(path), options
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class _Ids:
+    """Incident ids from a per-year sequence row, incremented inside the decision's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def next_incident_id(self, now: datetime) -> str:
+        year = now.astimezone(UTC).year
+        (value,) = self._conn.execute(
+            "INSERT INTO sequences (name, value) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            (f"incident:{year}",),
+        ).fetchone()
+        return format_incident_id(year, value)
+
+
+class SqliteStore:
+    def __init__(self, url: str, readers: int = 2) -> None:
+        self.path, options = parse_sqlite_url(url)
+        self.synchronous = options.get("synchronous", "NORMAL").upper()
+        if self.synchronous not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"bad synchronous={self.synchronous} (NORMAL, FULL or EXTRA)")
+        self._readers = readers
+        self._writer: ThreadPoolExecutor | None = None
+        self._reader_pool: ThreadPoolExecutor | None = None
+        self._wconn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._rconns: list[sqlite3.Connection] = []
+        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._drainer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        return conn
+
+    def _open_writer(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connect()
+        migrate(conn)
+        self._wconn = conn
+
+    async def open(self) -> None:
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="tocsin-sqlite-writer")
+        self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="tocsin-sqlite-reader")
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._writer, self._open_writer)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
+        self._drainer = asyncio.create_task(self._drain(), name="sqlite-group-commit")
+
+    async def close(self) -> None:
+        """Finish what is queued (SIGTERM drains), then close every connection."""
+        self._closing = True
+        self._wake.set()
+        if self._drainer is not None:
+            await self._drainer
+        loop = asyncio.get_running_loop()
+        if self._writer is not None:
+            await loop.run_in_executor(self._writer, self._close_writer)
+            self._writer.shutdown(wait=True)
+        if self._reader_pool is not None:
+            self._reader_pool.shutdown(wait=True)
+        for conn in self._rconns:
+            conn.close()
+        self._rconns.clear()
+
+    def _close_writer(self) -> None:
+        if self._wconn is not None:
+            self._wconn.close()
+            self._wconn = None
+
+    # -- the writer ---------------------------------------------------------------------------------
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closing:
+            raise StoreUnavailable("the store is closing")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((work, future))
+        self._wake.set()
+        # A caller that goes away must not cancel a commit the others wait for.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+                assert self._writer is not None
+                outcomes = await loop.run_in_executor(self._writer, self._commit, [work for work, _ in batch])
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+            if self._closing:
+                return
+
+    def _commit(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+        conn = self._wconn
+        if conn is None:
+            return [StoreUnavailable("the store is closed")] * len(works)
+        outcomes: list[Any] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return [StoreUnavailable(f"cannot begin: {exc}")] * len(works)
+        for work in works:
+            conn.execute("SAVEPOINT decision")
+            try:
+                outcomes.append(work(conn))
+                conn.execute("RELEASE decision")
+            except Exception as exc:
+                conn.execute("ROLLBACK TO decision")
+                conn.execute("RELEASE decision")
+                outcomes.append(StoreUnavailable(f"cannot write: {exc}") if isinstance(exc, sqlite3.Error) else exc)
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [StoreUnavailable(f"cannot commit: {exc}")] * len(works)
+        return outcomes
+
+    # -- decisions ----------------------------------------------------------------------------------
+
+    async def decide(self, needs: Needs, decide: Decide) -> Decision:
+        def work(conn: sqlite3.Connection) -> Decision:
+            decision = decide(self._load(conn, needs))
+            self._store(conn, decision)
+            return decision
+
+        return await self._write(work)
+
+    def _load(self, conn: sqlite3.Connection, needs: Needs) -> Any:
+        steps = loading.plan(needs, _Ids(conn))
+        try:
+            query = next(steps)
+            while True:
+                query = steps.send(self._answer(conn, query))
+        except StopIteration as done:
+            return done.value
+
+    def _answer(self, conn: sqlite3.Connection, query: loading.Query) -> Any:
+        match query:
+            case loading.AlertsByFingerprint(fingerprints=fps):
+                return [
+                    codec.alert_from(codec.loads(row[0]))
+                    for chunk in _chunks(fps)
+                    for row in conn.execute(
+                        f"SELECT data FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})", chunk
+                    )
+                ]
+            case loading.IncidentsById(ids=ids):
+                return [
+                    codec.incident_from(codec.loads(row[0]))
+                    for chunk in _chunks(ids)
+                    for row in conn.execute(f"SELECT data FROM incidents WHERE id IN ({_marks(len(chunk))})", chunk)
+                ]
+            case loading.LatestIncidentByKey(keys=keys):
+                found = []
+                for key in keys:
+                    row = conn.execute(
+                        "SELECT data FROM incidents WHERE correlation_key = ? ORDER BY seq DESC LIMIT 1", (key,)
+                    ).fetchone()
+                    if row is not None:
+                        found.append(codec.incident_from(codec.loads(row[0])))
+                return found
+            case loading.OrphansByKey(keys=keys):
+                return [
+                    codec.alert_from(codec.loads(row[0]))
+                    for key in keys
+                    for row in conn.execute(
+                        "SELECT data FROM alerts "
+                        "WHERE correlation_key = ? AND status = 'firing' AND incident_id IS NULL",
+                        (key,),
+                    )
+                ]
+            case loading.MembersOf(incident_ids=ids):
+                return [
+                    (row[0], codec.alert_from(codec.loads(row[1])))
+                    for chunk in _chunks(ids)
+                    for row in conn.execute(
+                        "SELECT m.incident_id, a.data FROM incident_alerts m "
+                        "JOIN alerts a ON a.fingerprint = m.fingerprint "
+                        f"WHERE m.incident_id IN ({_marks(len(chunk))}) ORDER BY a.seq",
+                        chunk,
+                    )
+                ]
+            case loading.TimersOf(incident_ids=ids):
+                return [
+                    codec.timer_from(codec.loads(row[0]))
+                    for chunk in _chunks(ids)
+                    for row in conn.execute(
+                        f"SELECT data FROM timers WHERE incident_id IN ({_marks(len(chunk))})", chunk
+                    )
+                ]
+        raise TypeError(f"unknown query {query!r}")
+
+    def _store(self, conn: sqlite3.Connection, d: Decision) -> None:
+        if d.alerts:
+            conn.executemany(
+                "INSERT INTO alerts (fingerprint, status, correlation_key, incident_id, data) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (fingerprint) DO UPDATE SET status = excluded.status, "
+                "correlation_key = excluded.correlation_key, incident_id = excluded.incident_id, data = excluded.data",
+                [
+                    (a.fingerprint, a.status.value, a.correlation_key, a.incident_id, codec.dumps(a))
+                    for a in d.alerts.values()
+                ],
+            )
+        if d.incidents:
+            conn.executemany(
+                "INSERT INTO incidents (id, state, severity, service, correlation_key, data) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET state = excluded.state, severity = excluded.severity, "
+                "service = excluded.service, correlation_key = excluded.correlation_key, data = excluded.data",
+                [self._incident_row(i) for i in d.incidents.values()],
+            )
+        if d.memberships:
+            conn.executemany(
+                "INSERT OR IGNORE INTO incident_alerts (incident_id, fingerprint) VALUES (?, ?)", d.memberships
+            )
+        if d.timeline:
+            conn.executemany(
+                "INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES (?, ?, ?, ?, ?)",
+                [(e.incident_id, iso(e.at), e.actor, e.kind.value, e.text) for e in d.timeline],
+            )
+        if d.timers_cancelled:
+            conn.executemany("DELETE FROM timers WHERE key = ?", [(k,) for k in d.timers_cancelled])
+        if d.timers_set:
+            conn.executemany(
+                "INSERT OR REPLACE INTO timers (key, incident_id, due_at, data) VALUES (?, ?, ?, ?)",
+                [(t.key, t.incident_id, _ts(t.due_at), codec.dumps(t)) for t in d.timers_set.values()],
+            )
+        if d.notifications:
+            # The idempotency key makes a repeated decision add no second notification.
+            conn.executemany(
+                "INSERT OR IGNORE INTO outbox (key, incident_id, status, attempts, next_attempt_at, data) "
+                "VALUES (?, ?, 'pending', 0, ?, ?)",
+                [(n.key, n.incident_id, _ts(n.created_at), codec.dumps(n)) for n in d.notifications],
+            )
+
+    @staticmethod
+    def _incident_row(i: Incident) -> tuple[str, str, str, str, str, bytes]:
+        i.version += 1
+        return (i.id, i.state.value, i.severity.value, i.service, i.correlation_key, codec.dumps(i))
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            self._rconns.append(conn)
+        return conn
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._reader_pool is None:
+            raise StoreUnavailable("the store is not open")
+
+        def run() -> T:
+            conn = self._reader()
+            conn.execute("BEGIN")  # one snapshot for every query of this read
+            try:
+                return work(conn)
+            finally:
+                conn.execute("COMMIT")
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._reader_pool, run)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot read: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def get_incident(self, incident_id: str) -> IncidentView | None:
+        def work(conn: sqlite3.Connection) -> IncidentView | None:
+            row = conn.execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if row is None:
+                return None
+            alerts = [
+                codec.alert_from(codec.loads(r[0]))
+                for r in conn.execute(
+                    "SELECT a.data FROM incident_alerts m JOIN alerts a ON a.fingerprint = m.fingerprint "
+                    "WHERE m.incident_id = ? ORDER BY a.seq",
+                    (incident_id,),
+                )
+            ]
+            timeline = [
+                codec.timeline_from({"incident_id": incident_id, "at": r[0], "actor": r[1], "kind": r[2], "text": r[3]})
+                for r in conn.execute(
+                    "SELECT at, actor, kind, text FROM timeline WHERE incident_id = ? ORDER BY seq", (incident_id,)
+                )
+            ]
+            return IncidentView(codec.incident_from(codec.loads(row[0])), alerts, timeline)
+
+        return await self._read(work)
+
+    async def list_incidents(self, where: IncidentFilter, limit: int, after: str | None) -> Page[Incident]:
+        clauses, args = [], []
+        for column, value in (("state", where.state), ("severity", where.severity), ("service", where.service)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if after is not None:
+            clauses.append("seq < ?")
+            args.append(str(cursor.decode(after)))
+        sql = "SELECT seq, data FROM incidents" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        sql += " ORDER BY seq DESC LIMIT ?"
+        rows = await self._read(lambda conn: conn.execute(sql, (*args, limit + 1)).fetchall())
+        items = [codec.incident_from(codec.loads(r[1])) for r in rows[:limit]]
+        return Page(items, cursor.encode(rows[limit - 1][0]) if len(rows) > limit else None)
+
+    async def list_alerts(self, status: str | None, limit: int, after: str | None) -> Page[Alert]:
+        clauses, args = [], []
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status)
+        if after is not None:
+            clauses.append("seq < ?")
+            args.append(str(cursor.decode(after)))
+        sql = "SELECT seq, data FROM alerts" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        sql += " ORDER BY seq DESC LIMIT ?"
+        rows = await self._read(lambda conn: conn.execute(sql, (*args, limit + 1)).fetchall())
+        items = [codec.alert_from(codec.loads(r[1])) for r in rows[:limit]]
+        return Page(items, cursor.encode(rows[limit - 1][0]) if len(rows) > limit else None)
+
+    # -- timers and outbox --------------------------------------------------------------------------
+
+    async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        rows = await self._read(
+            lambda conn: conn.execute(
+                "SELECT data FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?", (_ts(now), limit)
+            ).fetchall()
+        )
+        return [codec.timer_from(codec.loads(r[0])) for r in rows]
+
+    async def next_timer_due(self) -> datetime | None:
+        row = await self._read(lambda conn: conn.execute("SELECT MIN(due_at) FROM timers").fetchone())
+        return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
+
+    async def start_delivery(self, key: str, attempts: int) -> None:
+        """Count the attempt before sending: a notification that crashes tocsin again and again is given up."""
+        await self._write(lambda conn: conn.execute("UPDATE outbox SET attempts = ? WHERE key = ?", (attempts, key)))
+
+    async def pending_notifications(self, now: datetime, limit: int) -> list[Notification]:
+        rows = await self._read(
+            lambda conn: conn.execute(
+                "SELECT data, attempts FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY next_attempt_at, seq LIMIT ?",
+                (_ts(now), limit),
+            ).fetchall()
+        )
+        found = []
+        for data, attempts in rows:
+            notification = codec.notification_from(codec.loads(data))
+            notification.attempts = attempts
+            found.append(notification)
+        return found
+
+    async def next_notification_due(self) -> datetime | None:
+        row = await self._read(
+            lambda conn: conn.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'").fetchone()
+        )
+        return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
+
+    async def record_delivery(self, delivery: Delivery) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE outbox SET status = 'done', attempts = ? WHERE key = ?", (delivery.attempts, delivery.key)
+            )
+            self._timeline(conn, delivery.timeline)
+
+        await self._write(work)
+
+    @staticmethod
+    def _timeline(conn: sqlite3.Connection, entries: list[TimelineEntry]) -> None:
+        if entries:
+            conn.executemany(
+                "INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES (?, ?, ?, ?, ?)",
+                [(e.incident_id, iso(e.at), e.actor, e.kind.value, e.text) for e in entries],
+            )
+
+    async def open_incident_counts(self) -> dict[tuple[str, str], int]:
+        rows = await self._read(
+            lambda conn: conn.execute(
+                "SELECT severity, state, COUNT(*) FROM incidents WHERE state != 'resolved' GROUP BY severity, state"
+            ).fetchall()
+        )
+        return {(sev, state): n for sev, state, n in rows}
+
+
+__all__ = ["Alert", "SqliteStore"]

@@ -1,0 +1,155 @@
+"""Drain the outbox: send each pending notification once and record what became of every channel.
+
+A notification is in the outbox before anything is sent (written with its decision), so a crash
+loses none; it is sent a second time only if tocsin dies between sending and recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import structlog
+
+from daemon.clock import Clock
+from daemon.domain import Kind, Notification, NotifyReason, TimelineEntry
+from daemon.engine.state import Decision
+from daemon.metrics import Metrics
+from daemon.store.base import Delivery, Store, StoreUnavailable
+from notifiers.sender import AppriseSender, ChannelOutcome
+
+log = structlog.get_logger("tocsin.notifier")
+ACTOR = "tocsin"
+GIVE_UP_AFTER = 5  # attempts that never got recorded (tocsin died while sending each time)
+IDLE = timedelta(seconds=30)
+
+
+def describe(n: Notification) -> str:
+    if n.reason is NotifyReason.ESCALATION:
+        return f"page level {n.level} (round {n.round})"
+    return n.reason.value.replace("_", " ")
+
+
+def timeline_for(n: Notification, outcomes: list[ChannelOutcome], clock: Clock) -> list[TimelineEntry]:
+    entries = []
+    now = clock.now()
+    for o in outcomes:
+        total = len(o.urls)
+        sent = sum(1 for u in o.urls if u.outcome == "sent")
+        if o.outcome == "sent":
+            text = f"{describe(n)} → {o.channel}: delivered to {sent} of {total} URL{'s' if total != 1 else ''}"
+            entries.append(TimelineEntry(n.incident_id, now, ACTOR, Kind.NOTIFIED, text))
+        elif o.outcome == "no_match":
+            text = f"{describe(n)} → {o.channel}: no Apprise URL has this tag"
+            entries.append(TimelineEntry(n.incident_id, now, ACTOR, Kind.NOTIFICATION_FAILED, text))
+        else:
+            bad = ", ".join(f"{u.url} ({u.outcome})" for u in o.urls if u.outcome != "sent") or "no result"
+            text = f"{describe(n)} → {o.channel}: {o.outcome}, {sent} of {total} delivered; {bad}"
+            entries.append(TimelineEntry(n.incident_id, now, ACTOR, Kind.NOTIFICATION_FAILED, text))
+    return entries
+
+
+class Dispatcher:
+    def __init__(
+        self, store: Store, sender: AppriseSender, clock: Clock, metrics: Metrics, concurrency: int = 16
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.clock = clock
+        self.metrics = metrics
+        self._limit = asyncio.Semaphore(concurrency)
+        self._inflight: set[str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+
+    def on_decision(self, decision: Decision) -> None:
+        if decision.notifications:
+            self._wake.set()
+
+    async def deliver(self, n: Notification) -> None:
+        attempts = n.attempts + 1
+        if n.attempts >= GIVE_UP_AFTER:
+            text = f"{describe(n)}: given up after {n.attempts} unfinished attempts"
+            await self.store.record_delivery(
+                Delivery(
+                    n.key,
+                    attempts,
+                    [TimelineEntry(n.incident_id, self.clock.now(), ACTOR, Kind.NOTIFICATION_FAILED, text)],
+                )
+            )
+            return
+        await self.store.start_delivery(n.key, attempts)
+        outcomes = await self.sender.send(n)
+        for o in outcomes:
+            self.metrics.notifications.labels(o.channel, o.outcome).inc()
+            log.info(
+                "notified",
+                incident=n.incident_id,
+                reason=n.reason.value,
+                channel=o.channel,
+                outcome=o.outcome,
+                level=n.level,
+                round=n.round,
+            )
+        await self.store.record_delivery(Delivery(n.key, attempts, timeline_for(n, outcomes, self.clock)))
+
+    async def _guarded(self, n: Notification) -> None:
+        try:
+            async with self._limit:
+                await self.deliver(n)
+        except StoreUnavailable as exc:
+            log.warning("notifier_store_unavailable", key=n.key, error=str(exc))
+        except Exception:
+            log.exception("notification_failed", key=n.key)
+        finally:
+            self._inflight.discard(n.key)
+            self._wake.set()
+
+    async def run_pending(self) -> int:
+        """Start sending everything due that is not already on its way; returns how many started."""
+        pending = await self.store.pending_notifications(self.clock.now(), 200)
+        started = 0
+        for n in pending:
+            if n.key in self._inflight:
+                continue
+            self._inflight.add(n.key)
+            task = asyncio.create_task(self._guarded(n), name=f"notify:{n.key}")
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+            started += 1
+        return started
+
+    async def drain(self) -> None:
+        """Send what is pending now and wait for every send to be recorded (tests, and SIGTERM)."""
+        while await self.run_pending() or self._sends:
+            if self._sends:
+                await asyncio.gather(*list(self._sends), return_exceptions=True)
+
+    async def _loop(self) -> None:
+        backoff = 0.5
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_pending()
+                backoff = 0.5
+            except StoreUnavailable as exc:
+                log.warning("notifier_store_unavailable", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            await self.clock.sleep_until(self.clock.now() + IDLE, self._wake)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="notifier")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking new work; let sends under way finish and be recorded (bounded by ``grace``)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sends:
+            await asyncio.wait(list(self._sends), timeout=grace)

@@ -1,0 +1,1 @@
+"""Rule, policy and route models, Alertmanager-syntax matchers and their evaluation."""
