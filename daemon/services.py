@@ -17,6 +17,7 @@ from daemon.scheduler import Scheduler
 from daemon.store import Store, open_store
 from notifiers.channels import load_channels
 from notifiers.dispatch import Dispatcher
+from notifiers.postmortem import Postmortems
 from notifiers.render import Renderer
 from notifiers.sender import AppriseSender, make_asset
 
@@ -36,6 +37,7 @@ class Services:
     dispatcher: Dispatcher | None
     link_secret: bytes
     background: bool
+    postmortems: Postmortems
 
     async def stop(self) -> None:
         """SIGTERM drains: timers stop, sends under way are recorded, queued commits finish, then the store closes."""
@@ -74,7 +76,18 @@ async def start_services(
         dispatcher = Dispatcher(store, AppriseSender(channels, asset, settings.notify.timeout), clock, metrics)
         pipeline.listen(dispatcher.on_decision)
     services = Services(
-        settings, clock, store, engine, pipeline, metrics, renderer, scheduler, dispatcher, link_secret, background
+        settings,
+        clock,
+        store,
+        engine,
+        pipeline,
+        metrics,
+        renderer,
+        scheduler,
+        dispatcher,
+        link_secret,
+        background,
+        Postmortems(settings.templates),
     )
     if background:
         scheduler.start()

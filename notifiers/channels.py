@@ -28,7 +28,8 @@ class Channels:
     tags: dict[str, list[str]] = field(default_factory=dict)  # tag -> privacy-safe URLs
 
     def has(self, channel: str) -> bool:
-        return channel in self.tags
+        # Apprise lowercases tags and matches them without regard to case.
+        return channel.lower() in self.tags
 
 
 class _Collect(logging.Handler):
@@ -69,5 +70,5 @@ def load_channels(path: str, asset: apprise.AppriseAsset | None = None) -> Chann
     channels = Channels(path, loaded)
     for service in loaded:
         for tag in service.tags:
-            channels.tags.setdefault(str(tag), []).append(service.url(privacy=True))
+            channels.tags.setdefault(str(tag).lower(), []).append(service.url(privacy=True))
     return channels

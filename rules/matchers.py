@@ -15,8 +15,13 @@ from enum import Enum
 # Alertmanager's classic matcher grammar (pkg/labels/parse.go).
 _MATCHER = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.DOTALL)
 # Constructs Python accepts but Go's RE2 (Alertmanager's engine) rejects; refusing them keeps a rule
-# meaning the same thing in tocsin and in Alertmanager.
-_NOT_RE2 = re.compile(r"\(\?<?[=!]|\(\?P=|\\[1-9]")
+# meaning the same thing in tocsin and in Alertmanager: lookaround, backreferences, atomic groups,
+# conditionals and the flags RE2 lacks (a, L, u, x).
+_NOT_RE2 = re.compile(r"\(\?<?[=!]|\(\?P=|\\[1-9]|\(\?>|\(\?\(|\(\?[a-zA-Z-]*[aLux]")
+
+
+# An unquoted value that holds ", name=" is almost surely two matchers written as one.
+_SEVERAL = re.compile(r",\s*[a-zA-Z_:][a-zA-Z0-9_:]*\s*(=~|=|!=|!~)")
 
 
 class MatchType(Enum):
@@ -38,9 +43,16 @@ class Matcher:
         regex = None
         if type_ in (MatchType.REGEX, MatchType.NOT_REGEX):
             if _NOT_RE2.search(value):
-                raise ValueError(f"regex {value!r} uses lookaround or backreferences, which Alertmanager's RE2 lacks")
+                raise ValueError(
+                    f"regex {value!r} uses lookaround, backreferences, atomic groups, conditionals "
+                    "or flags that Alertmanager's RE2 lacks"
+                )
+            if "[[:" in value:
+                # Python reads [[:alpha:]] as a set of characters, not RE2's POSIX class: it would match wrongly.
+                raise ValueError(f"regex {value!r} uses a POSIX class ([[:…:]]); write the set out, e.g. [a-zA-Z]")
             try:
-                regex = re.compile(f"(?:{value})")
+                # Bare, so that leading flags such as (?i) stay legal; fullmatch anchors it as RE2's ^(?:…)$.
+                regex = re.compile(value)
             except re.error as exc:
                 raise ValueError(f"bad regex {value!r}: {exc}") from None
         return cls(name, type_, value, regex)
@@ -62,6 +74,7 @@ class Matcher:
 
 def _unquote(raw: str) -> str:
     """Alertmanager's unescaping of a matcher value, quoted or not."""
+    original = raw
     expect_trailing_quote = raw.startswith('"')
     if expect_trailing_quote:
         raw = raw[1:]
@@ -84,12 +97,12 @@ def _unquote(raw: str) -> str:
             out.append("\\")
         elif ch == '"':
             if not expect_trailing_quote or i < len(raw) - 1:
-                raise ValueError(f"matcher value contains unescaped double quote: {raw}")
+                raise ValueError(f"matcher value contains unescaped double quote: {original}")
             expect_trailing_quote = False
         else:
             out.append(ch)
     if expect_trailing_quote:
-        raise ValueError(f"matcher value contains unescaped double quote: {raw}")
+        raise ValueError(f"matcher value contains unescaped double quote: {original}")
     return "".join(out)
 
 
@@ -99,6 +112,9 @@ def parse_matcher(text: str) -> Matcher:
     if match is None:
         raise ValueError(f'bad matcher {text!r} (expected e.g. severity="critical", env=~"prod|staging")')
     name, op, raw = match.groups()
+    if not raw.startswith('"') and _SEVERAL.search(raw):
+        # Alertmanager reads `a=1,b=2` as two matchers; one per list item here, so say so instead of guessing.
+        raise ValueError(f"{text!r} looks like several matchers: give one per list item")
     return Matcher.create(name, MatchType(op), _unquote(raw))
 
 

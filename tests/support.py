@@ -26,6 +26,7 @@ EXAMPLE_CHANNELS = ROOT / "deploy" / "apprise.yml"
 AM_TOKEN = "example-token"
 API_TOKEN = "example-api-token"
 ROUTING_KEY = "example-routing-key"
+SEV1 = "alertmanager-webhook-2.json"  # HighErrorRate, severity=critical env=prod: SEV1, policy page-hard
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -48,21 +49,27 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_config(directory: Path, overrides: dict[str, Any] | None = None, sink: str | None = None) -> Path:
-    """The example configuration in ``directory``, with ``overrides`` merged in and channels sent to ``sink``."""
+def write_config(
+    directory: Path, overrides: dict[str, Any] | None = None, sink: str | None = None, extra_urls: str = ""
+) -> Path:
+    """The example configuration in ``directory``, with ``overrides`` merged in and channels sent to ``sink``;
+    ``extra_urls`` is appended to the Apprise file's ``urls:`` list."""
     data = yaml.safe_load(EXAMPLE.read_text())
     data = deep_merge(data, overrides or {})
     channels = EXAMPLE_CHANNELS.read_text()
     if sink is not None:
         channels = channels.replace("json://127.0.0.1:8099", f"json://{sink}")
+    channels += extra_urls
     (directory / "apprise.yml").write_text(channels)
     path = directory / "tocsin.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
-def make_settings(directory: Path, overrides: dict[str, Any] | None = None, sink: str | None = None) -> Settings:
-    return load_settings(write_config(directory, overrides, sink), environ={})
+def make_settings(
+    directory: Path, overrides: dict[str, Any] | None = None, sink: str | None = None, extra_urls: str = ""
+) -> Settings:
+    return load_settings(write_config(directory, overrides, sink, extra_urls), environ={})
 
 
 @dataclass
@@ -125,9 +132,59 @@ class Tocsin:
             await self.services.dispatcher.drain()
 
 
-async def start_tocsin(settings: Settings, clock: ManualClock, registry: CollectorRegistry | None = None) -> Tocsin:
+async def start_tocsin(
+    settings: Settings, clock: ManualClock, registry: CollectorRegistry | None = None, background: bool = False
+) -> Tocsin:
     registry = registry or CollectorRegistry()
-    app = build_app(settings, clock=clock, registry=registry, background=False)
+    app = build_app(settings, clock=clock, registry=registry, background=background)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     return Tocsin(settings, clock, client, registry)
+
+
+def am_alert(
+    name: str = "HighErrorRate",
+    service: str = "checkout",
+    severity: str = "critical",
+    *,
+    instance: str = "web-1",
+    env: str = "prod",
+    status: str = "firing",
+    starts_at: str = "2026-11-22T07:00:00Z",
+    ends_at: str = "0001-01-01T00:00:00Z",
+    fingerprint: str | None = None,
+    summary: str = "",
+    **labels: str,
+) -> dict[str, Any]:
+    """One alert as Alertmanager 0.25 sends it in a webhook."""
+    all_labels = {"alertname": name, "env": env, "instance": instance, "service": service, "severity": severity}
+    all_labels.update(labels)
+    return {
+        "status": status,
+        "labels": {k: v for k, v in all_labels.items() if v},
+        "annotations": {"summary": summary or f"{name} on {service}"},
+        "startsAt": starts_at,
+        "endsAt": ends_at,
+        "generatorURL": "",
+        "fingerprint": fingerprint or f"{name}-{service}-{instance}".lower(),
+    }
+
+
+def am_webhook(*alerts: dict[str, Any]) -> dict[str, Any]:
+    firing = any(a["status"] == "firing" for a in alerts)
+    return {
+        "receiver": "tocsin",
+        "status": "firing" if firing else "resolved",
+        "alerts": list(alerts),
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "version": "4",
+        "groupKey": "{}:{}",
+        "truncatedAlerts": 0,
+    }
+
+
+def resolved(alert: dict[str, Any], ends_at: str = "2026-11-22T07:30:00Z") -> dict[str, Any]:
+    return {**alert, "status": "resolved", "endsAt": ends_at}

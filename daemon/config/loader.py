@@ -73,11 +73,17 @@ def _format_errors(exc: ValidationError) -> list[str]:
     for err in exc.errors():
         key = ""
         for part in err["loc"]:
+            if part == "[key]":  # pydantic's marker for a bad dict key; the key itself is already in the path
+                continue
             key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key"
-        problems.append(f"{key}: {message}" if key else message)
+        # A model validator may already name the full key path (severity.rules[4].name: ...).
+        if not key or message.startswith((f"{key}.", f"{key}[")):
+            problems.append(message)
+        else:
+            problems.append(f"{key}: {message}")
     return problems
 
 

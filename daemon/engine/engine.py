@@ -6,7 +6,7 @@ from datetime import datetime
 
 from daemon.config.settings import Settings
 from daemon.domain import Incident, Kind, NotifyReason, Source, State, TimerKind
-from daemon.engine import alerts, escalation, incidents, lifecycle
+from daemon.engine import alerts, escalation, incidents, lifecycle, mirror
 from daemon.engine.context import ACTOR, Ctx, correlation_key
 from daemon.engine.events import (
     AcknowledgeAlert,
@@ -14,6 +14,7 @@ from daemon.engine.events import (
     AlertsReceived,
     Declare,
     Event,
+    PagerDutyIncident,
     Patch,
     PostStatusUpdate,
     TimerFired,
@@ -54,6 +55,14 @@ class Engine:
                 return Needs(incident_ids=frozenset({timer.incident_id}), members=True)
             case Declare():
                 return Needs(keys=frozenset({self.key_of(self._declare_labels(event))}))
+            case PagerDutyIncident(incident_key=key, pd_id=pd_id, webhook_id=webhook_id):
+                return Needs(
+                    fingerprints=frozenset({key}) if key else frozenset(),
+                    incident_ids=frozenset({key}) if key else frozenset(),
+                    keys=frozenset({mirror.mirror_key(pd_id)}),
+                    members=True,
+                    webhook_ids=frozenset({webhook_id}),
+                )
         raise TypeError(f"unknown event {event!r}")
 
     def decide(self, s: Slice, event: Event, now: datetime) -> Decision:
@@ -73,6 +82,8 @@ class Engine:
                 self._status_update(ctx, event)
             case TimerFired():
                 self._timer(ctx, event)
+            case PagerDutyIncident():
+                mirror.apply(ctx, event)
         return ctx.d
 
     # -- alerts -------------------------------------------------------------------------------------

@@ -87,4 +87,22 @@ class TimerFired:
     timer: Timer
 
 
-Event = AlertsReceived | AcknowledgeAlert | Transition | Declare | Patch | PostStatusUpdate | TimerFired
+@dataclass(frozen=True, slots=True)
+class PagerDutyIncident:
+    """A PagerDuty V3 webhook about one of its incidents, to mirror onto tocsin's."""
+
+    webhook_id: str  # X-Webhook-Id: a redelivery of the same id changes nothing
+    event_type: str
+    pd_id: str
+    number: int | None
+    title: str
+    incident_key: str | None
+    service: str
+    severity: Severity
+    actor: str
+    url: str
+
+
+Event = (
+    AlertsReceived | AcknowledgeAlert | Transition | Declare | Patch | PostStatusUpdate | TimerFired | PagerDutyIncident
+)

@@ -44,7 +44,12 @@ class TimersOf:
     incident_ids: tuple[str, ...]  # answer: list[Timer]
 
 
-Query = AlertsByFingerprint | IncidentsById | LatestIncidentByKey | OrphansByKey | MembersOf | TimersOf
+@dataclass(frozen=True, slots=True)
+class SeenWebhooks:
+    ids: tuple[str, ...]  # answer: set[str], those already processed
+
+
+Query = AlertsByFingerprint | IncidentsById | LatestIncidentByKey | OrphansByKey | MembersOf | TimersOf | SeenWebhooks
 Plan = Generator[Query, Any, Slice]
 
 
@@ -80,8 +85,11 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
             orphans: list[Alert] = yield OrphansByKey(closed)
             for alert in orphans:
                 s.orphans.setdefault(alert.correlation_key, []).append(keep_alert(alert))
-    if needs.members and needs.incident_ids:
-        ids_ = tuple(sorted(needs.incident_ids))
+    if needs.webhook_ids:
+        seen: set[str] = yield SeenWebhooks(tuple(sorted(needs.webhook_ids)))
+        s.seen_webhooks = set(seen)
+    if needs.members and s.incidents:
+        ids_ = tuple(sorted(s.incidents))
         members: list[tuple[str, Alert]] = yield MembersOf(ids_)
         for incident_id in ids_:
             s.members[incident_id] = []

@@ -27,8 +27,9 @@ class Needs:
     fingerprints: frozenset[str] = frozenset()
     keys: frozenset[str] = frozenset()
     incident_ids: frozenset[str] = frozenset()
-    # Member alerts and timers of ``incident_ids`` (lifecycle and timer events need them).
+    # Member alerts and timers of every incident loaded (lifecycle and timer events need them).
     members: bool = False
+    webhook_ids: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -44,6 +45,8 @@ class Slice:
     orphans: dict[str, list[Alert]] = field(default_factory=dict)
     members: dict[str, list[Alert]] = field(default_factory=dict)
     timers: dict[str, Timer] = field(default_factory=dict)
+    # Of the webhook ids asked for, those already processed.
+    seen_webhooks: set[str] = field(default_factory=set)
 
 
 class EngineError(Exception):
@@ -101,6 +104,8 @@ class Decision:
     # The intents rendered into outbox entries by the shell, inside the same commit.
     notifications: list[Notification] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    # Webhook deliveries processed by this decision (recorded so a redelivery changes nothing).
+    webhooks: set[str] = field(default_factory=set)
     deduplicated: int = 0
     stale: int = 0
     # The incident the event was about, for the API's answer.
@@ -116,6 +121,7 @@ class Decision:
             or self.timers_set
             or self.timers_cancelled
             or self.intents
+            or self.webhooks
         )
 
     def touch_alert(self, alert: Alert) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from daemon.domain import AlertStatus, State
-from daemon.engine.events import Action, Declare, Patch, Transition
+from daemon.engine.events import Action, Declare, Patch, PostStatusUpdate, Transition
 from daemon.engine.state import NotFound
 from daemon.http.auth import Handler, api_token
 from daemon.http.body import parse_json_body, query_int
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
-from daemon.http.models import DeclareBody, PatchBody, TransitionBody
+from daemon.http.models import DeclareBody, PatchBody, StatusUpdateBody, TransitionBody
 from daemon.http.serialize import alert_json, incident_json, incident_summary
 from daemon.ingest.errors import IngestError
 from daemon.store.base import IncidentFilter
@@ -92,3 +92,21 @@ async def list_alerts(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 100, 1, 1000)
     page = await request.app[SERVICES].store.list_alerts(status, limit, request.query.get("cursor") or None)
     return json_response({"alerts": [alert_json(a) for a in page.items], "next_cursor": page.next_cursor})
+
+
+@api_token
+async def post_status_update(request: web.Request) -> web.Response:
+    body = await parse_json_body(request, StatusUpdateBody, API_BODY_LIMIT)
+    incident_id = request.match_info["id"]
+    await request.app[SERVICES].pipeline.submit(PostStatusUpdate(incident_id, body.phase, body.message, body.actor))
+    return await _incident_response(request, incident_id, 201)
+
+
+@api_token
+async def postmortem(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    incident_id = request.match_info["id"]
+    view = await svc.store.get_incident(incident_id)
+    if view is None:
+        raise NotFound(incident_id)
+    return web.Response(text=svc.postmortems.render(view, svc.clock.now()), content_type="text/markdown")

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.engine.events import Action
-from daemon.http import api, health, ingest, openapi
+from daemon.http import ack, api, health, ingest, openapi
 from daemon.http.errors import error_middleware
 from daemon.http.keys import SERVICES
 from daemon.services import start_services
@@ -41,7 +41,12 @@ def build_app(
     app.router.add_patch("/api/v1/incidents/{id}", api.patch_incident)
     for action in (Action.ACKNOWLEDGE, Action.MITIGATE, Action.RESOLVE, Action.REOPEN):
         app.router.add_post(f"/api/v1/incidents/{{id}}/{action.value}", api.make_transition(action))
+    app.router.add_post("/api/v1/incidents/{id}/status-updates", api.post_status_update)
+    app.router.add_get("/api/v1/incidents/{id}/postmortem", api.postmortem)
+    app.router.add_post("/api/v1/webhooks/pagerduty", ingest.pagerduty_webhook)
     app.router.add_get("/api/v1/alerts", api.list_alerts)
+    app.router.add_get("/ack/{token}", ack.show)
+    app.router.add_post("/ack/{token}", ack.acknowledge)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)

@@ -43,6 +43,6 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise IngestError(400, "bad_query", f"{name} must be a whole number from {low} to {high}")
     return int(raw)

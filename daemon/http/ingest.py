@@ -12,7 +12,7 @@ from daemon.engine.events import AcknowledgeAlert, AlertsReceived
 from daemon.http.body import read_body, require_json
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
-from daemon.ingest import alertmanager, pagerduty_events
+from daemon.ingest import alertmanager, pagerduty_events, pagerduty_webhooks
 from daemon.ingest.auth import presented_secret, token_matches
 from daemon.ingest.errors import IngestError, unauthorized
 from daemon.store.base import StoreUnavailable
@@ -101,3 +101,22 @@ async def pagerduty_enqueue(request: web.Request) -> web.Response:
         svc.metrics.alerts_deduplicated.labels("pagerduty").inc(decision.deduplicated)
     svc.metrics.ingest_latency.labels("pagerduty").observe(time.perf_counter() - started)
     return json_response({"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, 202)
+
+
+async def pagerduty_webhook(request: web.Request) -> web.Response:
+    """PagerDuty V3 webhooks: the signature is checked on the raw body before anything reads it."""
+    svc = request.app[SERVICES]
+    settings = svc.settings
+    try:
+        raw = await read_body(request, settings.limits.max_body_bytes)
+        secrets = [s.get_secret_value() for s in settings.sources.pagerduty.webhook_secrets]
+        pagerduty_webhooks.verify(raw, request.headers.get("X-PagerDuty-Signature"), secrets)
+        require_json(request)
+        event = pagerduty_webhooks.parse(raw, request.headers.get("X-Webhook-Id"))
+    except IngestError as exc:
+        _reject(request, "pagerduty_webhook", exc)
+        raise
+    if event is None:
+        return json_response({"status": "ignored"})
+    decision = await svc.pipeline.submit(event)
+    return json_response({"status": "ok" if decision.changed else "duplicate", "incident": decision.incident_id})

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.severity import Severity
 from rules.types import SeverityField
 
 
@@ -20,7 +21,7 @@ class TransitionBody(_Body):
 
 class DeclareBody(_Body):
     title: str = Field(min_length=1, max_length=500)
-    severity: SeverityField = Field(default="SEV3", description="SEV1 (worst) to SEV4")  # type: ignore[assignment]
+    severity: SeverityField = Field(default=Severity.SEV3, description="SEV1 (worst) to SEV4")
     service: str = Field(default="", max_length=200)
     labels: dict[str, str] = Field(default_factory=dict)
     actor: str = Field(default="api", min_length=1, max_length=200)

@@ -37,7 +37,8 @@ class _Webhook(BaseModel):
     receiver: str = ""
     status: str = ""
     alerts: list[_Alert]
-    truncatedAlerts: int = 0
+    # A uint64 in Alertmanager; bounded so that it can be counted and answered back.
+    truncatedAlerts: int = Field(default=0, ge=0, le=2**64 - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +56,19 @@ def fingerprint_of(labels: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _time(value: datetime | None) -> datetime | None:
+def _time(value: datetime | None, index: int, name: str) -> datetime | None:
     # Go's zero time (0001-01-01T00:00:00Z) means "unset".
     if value is None or value.year <= 1:
         return None
-    return utc(value)
+    try:
+        return utc(value)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 has no UTC datetime
+        raise IngestError(
+            422,
+            "invalid_body",
+            "the body does not have the expected shape",
+            [{"field": f"alerts.{index}.{name}", "problem": "time out of range"}],
+        ) from None
 
 
 def parse(raw: bytes, bounds: LimitsConfig) -> Webhook:
@@ -84,8 +93,8 @@ def parse(raw: bytes, bounds: LimitsConfig) -> Webhook:
                 status=AlertStatus(alert.status),
                 labels=alert.labels,
                 annotations=alert.annotations,
-                starts_at=_time(alert.startsAt),
-                ends_at=_time(alert.endsAt),
+                starts_at=_time(alert.startsAt, i, "startsAt"),
+                ends_at=_time(alert.endsAt, i, "endsAt"),
                 generator_url=alert.generatorURL,
             )
         )

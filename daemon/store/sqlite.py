@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,8 @@ from daemon.timefmt import iso
 T = TypeVar("T")
 _CHUNK = 500  # ids per IN (...) clause
 _MAX_BATCH = 256  # decisions per group commit
+# PagerDuty retries a webhook for hours at most; a week of remembered ids is plenty.
+WEBHOOK_MEMORY = timedelta(days=7)
 
 
 def parse_sqlite_url(url: str) -> tuple[Path, dict[str, str]]:
@@ -251,6 +254,12 @@ class SqliteStore:
                         chunk,
                     )
                 ]
+            case loading.SeenWebhooks(ids=ids):
+                return {
+                    row[0]
+                    for chunk in _chunks(ids)
+                    for row in conn.execute(f"SELECT id FROM webhooks WHERE id IN ({_marks(len(chunk))})", chunk)
+                }
             case loading.TimersOf(incident_ids=ids):
                 return [
                     codec.timer_from(codec.loads(row[0]))
@@ -295,6 +304,11 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO timers (key, incident_id, due_at, data) VALUES (?, ?, ?, ?)",
                 [(t.key, t.incident_id, _ts(t.due_at), codec.dumps(t)) for t in d.timers_set.values()],
             )
+        if d.webhooks:
+            now = time.time()
+            rows = [(w, now) for w in d.webhooks]
+            conn.executemany("INSERT OR IGNORE INTO webhooks (id, seen_at) VALUES (?, ?)", rows)
+            conn.execute("DELETE FROM webhooks WHERE seen_at < ?", (now - WEBHOOK_MEMORY.total_seconds(),))
         if d.notifications:
             # The idempotency key makes a repeated decision add no second notification.
             conn.executemany(

@@ -1,0 +1,84 @@
+"""A Markdown postmortem draft of one incident, from a template an operator can override."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import jinja2
+
+from daemon.domain import AlertStatus, Kind
+from daemon.store.base import IncidentView
+from daemon.timefmt import iso
+from notifiers.render import BUILTIN
+from rules.durations import format_duration
+
+# The first timeline entry of each kind marks the first time the incident reached that state.
+FIRST = {"mtta": Kind.ACKNOWLEDGED, "mttm": Kind.MITIGATED, "mttr": Kind.RESOLVED}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _since(start: datetime, end: datetime | None) -> str:
+    if end is None:
+        return "—"
+    return format_duration(timedelta(seconds=round((end - start).total_seconds())))
+
+
+class Postmortems:
+    def __init__(self, overrides: str | None = None) -> None:
+        loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(BUILTIN))]
+        if overrides:
+            loaders.insert(0, jinja2.FileSystemLoader(overrides))
+        env = jinja2.Environment(  # noqa: S701 - Markdown, not HTML
+            loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+        )
+        self._template = env.get_template("postmortem.md.j2")
+
+    def render(self, view: IncidentView, now: datetime) -> str:
+        incident = view.incident
+        firsts: dict[str, datetime | None] = {}
+        for name, kind in FIRST.items():
+            firsts[name] = next((e.at for e in view.timeline if e.kind is kind), None)
+        end = incident.resolved_at
+        return self._template.render(
+            incident={
+                "id": incident.id,
+                "title": incident.title,
+                "severity": incident.severity.value,
+                "service": incident.service,
+                "state": incident.state.value,
+                "commander": incident.commander,
+            },
+            date=incident.declared_at.strftime("%Y-%m-%d"),
+            duration=_since(incident.declared_at, end) if end else f"{_since(incident.declared_at, now)} (ongoing)",
+            mtta=_since(incident.declared_at, firsts["mtta"]),
+            mttm=_since(incident.declared_at, firsts["mttm"]),
+            mttr=_since(incident.declared_at, firsts["mttr"]),
+            services=sorted(
+                {a.labels.get("service", "") for a in view.alerts} - {""}
+                or ({incident.service} if incident.service else set())
+            ),
+            alerts=[
+                {
+                    "name": a.name,
+                    "fingerprint": a.fingerprint,
+                    "severity": a.severity.value,
+                    "count": a.count,
+                    "starts_at": iso(a.starts_at),
+                    "ends_at": iso(a.ends_at) if a.ends_at and a.status is AlertStatus.RESOLVED else None,
+                }
+                for a in view.alerts
+            ],
+            firing_episodes=sum(a.count for a in view.alerts),
+            timeline=[
+                {
+                    "at": e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "actor": _cell(e.actor),
+                    "kind": e.kind.value,
+                    "text": _cell(e.text),
+                }
+                for e in view.timeline
+            ],
+        )

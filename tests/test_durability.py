@@ -1,0 +1,82 @@
+"""2xx means durably stored: a real `tocsin run` killed with SIGKILL mid-load loses no accepted alert."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.process import TocsinProcess, free_port
+from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, write_config
+
+pytestmark = pytest.mark.e2e
+
+WEBHOOKS = 300
+PER_WEBHOOK = 5
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[TocsinProcess]:
+    config = write_config(tmp_path, {"notify": {"retries": 0}}, sink=f"127.0.0.1:{free_port()}")
+    process = TocsinProcess(config, free_port())
+    yield process
+    process.stop()
+
+
+async def all_alerts(session: aiohttp.ClientSession, url: str) -> set[str]:
+    seen: set[str] = set()
+    cursor = ""
+    while True:
+        async with session.get(
+            f"{url}/api/v1/alerts?limit=1000{cursor}", headers={"Authorization": f"Bearer {API_TOKEN}"}
+        ) as response:
+            assert response.status == 200
+            page = await response.json()
+        seen.update(a["fingerprint"] for a in page["alerts"])
+        if not page["next_cursor"]:
+            return seen
+        cursor = f"&cursor={page['next_cursor']}"
+
+
+async def test_sigkill_mid_load_loses_no_accepted_alert(daemon: TocsinProcess) -> None:
+    daemon.start()
+    await daemon.wait_ready()
+    accepted: set[str] = set()
+    failed = 0
+    done = asyncio.Event()
+
+    async def send(session: aiohttp.ClientSession, i: int) -> None:
+        nonlocal failed
+        alerts = [
+            am_alert(f"Load{i}", f"svc{i % 7}", instance=str(j), fingerprint=f"fp-{i}-{j}") for j in range(PER_WEBHOOK)
+        ]
+        try:
+            async with session.post(
+                f"{daemon.url}/api/v1/alerts/alertmanager",
+                json=am_webhook(*alerts),
+                headers={"Authorization": f"Bearer {AM_TOKEN}"},
+            ) as response:
+                if response.status == 200:
+                    accepted.update(a["fingerprint"] for a in alerts)
+                    if len(accepted) >= WEBHOOKS * PER_WEBHOOK // 3:
+                        done.set()
+                else:
+                    failed += 1
+        except aiohttp.ClientError:
+            failed += 1
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as session:
+        tasks = [asyncio.create_task(send(session, i)) for i in range(WEBHOOKS)]
+        await asyncio.wait_for(done.wait(), 30)
+        daemon.kill()  # while requests are still in flight
+        await asyncio.gather(*tasks)
+        assert failed > 0, "the kill should have cut some requests off"
+        assert accepted
+
+        daemon.start()
+        await daemon.wait_ready()
+        stored = await all_alerts(session, daemon.url)
+    assert accepted <= stored, f"{len(accepted - stored)} accepted alerts lost"
