@@ -64,7 +64,8 @@ class AppriseSender:
             return ChannelOutcome(channel, "failed", ())
         urls = tuple(
             UrlOutcome(
-                r.url,
+                # Apprise's privacy form hides credentials; its query string only repeats Apprise's options.
+                r.url.split("?", 1)[0],
                 "sent"
                 if r.status == apprise.AppriseResultStatus.SUCCESS
                 else "timeout"

@@ -133,6 +133,14 @@ AM_ROWS = [
     Bad("label-value-null", am_labels_with(severity=None), 422, "invalid_body", "alerts.0.labels.severity"),
     Bad("alerts-not-a-list", am_with(alerts=body(AM_FIXTURE)["alerts"][0]), 422, "invalid_body", "alerts"),
     Bad("annotations-as-a-string", am_alert_with(annotations="p99 above 2s"), 422, "invalid_body", "annotations"),
+    Bad("startsAt-a-number", am_alert_with(startsAt=1795000000), 422, "invalid_body", "alerts.0.startsAt"),
+    Bad(
+        "generatorURL-too-long",
+        am_alert_with(generatorURL="http://x/" + "g" * 70_000),
+        422,
+        "limit_exceeded",
+        "max_annotation_value_bytes",
+    ),
     Bad("startsAt-not-a-time", am_alert_with(startsAt="yesterday"), 422, "invalid_body", "alerts.0.startsAt"),
     Bad("status-unknown", am_alert_with(status="pending"), 422, "invalid_body", "alerts.0.status"),
     Bad("version-a-number", am_with(version=4), 422, "invalid_body", "version"),
@@ -595,3 +603,18 @@ async def test_wrong_method_is_a_json_error(tocsin: Tocsin) -> None:
     error = (await response.json())["error"]
     assert error["code"] == "method_not_allowed"
     assert "POST" in response.headers["Allow"]
+
+
+async def test_pagerduty_endpoint_answers_its_own_shape_for_wrong_method(tocsin: Tocsin) -> None:
+    response = await tocsin.client.get(PD_PATH)
+    assert response.status == 405
+    answer = await response.json()
+    assert set(answer) == {"status", "message", "errors"}
+    assert answer["status"] == "method not allowed"
+
+
+async def test_ingest_401_names_the_schemes(tocsin: Tocsin) -> None:
+    response = await tocsin.client.post(AM_PATH, data=am_with(), headers={"Content-Type": "application/json"})
+    assert response.status == 401
+    assert "Bearer" in response.headers["WWW-Authenticate"]
+    assert "Basic" in response.headers["WWW-Authenticate"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from tests.conftest import MakeTocsin
 from tests.process import free_port
@@ -77,3 +80,28 @@ async def test_level_that_fell_due_while_down_is_sent_once_at_start(
         assert http_sink.count("oncall-primary") == 2
     finally:
         await second.client.close()
+
+
+async def test_credentials_in_channel_urls_never_show(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    secret = "s3cr3t-pass"
+    closed = f"127.0.0.1:{free_port()}"
+    urls = f"  - json://alice:{secret}@{closed}/page:\n      - tag: with-password\n"
+    level0 = {"after": "0s", "notify": ["with-password", "oncall-primary"]}
+    t = await make_tocsin(
+        {"notify": {"retries": 1, "retry_wait": "0s"}, "policies": {"page-hard": {"levels": [level0]}}},
+        sink=http_sink.address,
+        extra_urls=urls,
+    )
+    caplog.set_level(logging.DEBUG)
+    await t.send_fixture(SEV1)
+    await t.tick()
+    incident = await t.incident("INC-2026-0001")
+    failed = [e["text"] for e in incident["timeline"] if e["kind"] == "notification_failed"]
+    assert failed
+    assert "with-password" in failed[0]
+    metrics = await (await t.client.get("/metrics")).text()
+    out, err = capfd.readouterr()
+    for where in (str(incident), metrics, caplog.text, out, err):
+        assert secret not in where

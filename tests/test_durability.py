@@ -41,9 +41,8 @@ async def all_alerts(session: aiohttp.ClientSession, url: str) -> set[str]:
         cursor = f"&cursor={page['next_cursor']}"
 
 
-async def test_sigkill_mid_load_loses_no_accepted_alert(daemon: TocsinProcess) -> None:
-    daemon.start()
-    await daemon.wait_ready()
+async def load_then(daemon: TocsinProcess, stop: str) -> tuple[set[str], int]:
+    """Send webhooks concurrently; at a third of them, stop the daemon with ``stop``; return what got a 2xx."""
     accepted: set[str] = set()
     failed = 0
     done = asyncio.Event()
@@ -71,12 +70,35 @@ async def test_sigkill_mid_load_loses_no_accepted_alert(daemon: TocsinProcess) -
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as session:
         tasks = [asyncio.create_task(send(session, i)) for i in range(WEBHOOKS)]
         await asyncio.wait_for(done.wait(), 30)
-        daemon.kill()  # while requests are still in flight
+        if stop == "kill":
+            daemon.kill()  # while requests are still in flight
+        else:
+            code = await asyncio.to_thread(daemon.terminate)
+            assert code == 0, daemon.log.read_text()[-2000:]
         await asyncio.gather(*tasks)
-        assert failed > 0, "the kill should have cut some requests off"
-        assert accepted
+    return accepted, failed
 
-        daemon.start()
-        await daemon.wait_ready()
+
+async def test_sigkill_mid_load_loses_no_accepted_alert(daemon: TocsinProcess) -> None:
+    daemon.start()
+    await daemon.wait_ready()
+    accepted, failed = await load_then(daemon, "kill")
+    assert failed > 0, "the kill should have cut some requests off"
+    assert accepted
+    daemon.start()
+    await daemon.wait_ready()
+    async with aiohttp.ClientSession() as session:
+        stored = await all_alerts(session, daemon.url)
+    assert accepted <= stored, f"{len(accepted - stored)} accepted alerts lost"
+
+
+async def test_sigterm_drains_and_exits_cleanly(daemon: TocsinProcess) -> None:
+    daemon.start()
+    await daemon.wait_ready()
+    accepted, _ = await load_then(daemon, "term")
+    assert "stopped" in daemon.log.read_text()
+    daemon.start()
+    await daemon.wait_ready()
+    async with aiohttp.ClientSession() as session:
         stored = await all_alerts(session, daemon.url)
     assert accepted <= stored, f"{len(accepted - stored)} accepted alerts lost"

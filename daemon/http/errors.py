@@ -52,12 +52,34 @@ def unavailable(exc: Exception) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+PAGERDUTY_PATH = "/v2/enqueue"
+
+
+def _pagerduty_shaped(response: web.StreamResponse) -> web.StreamResponse:
+    """/v2/enqueue speaks PagerDuty's error shape, also for 405s and internal errors."""
+    if not isinstance(response, web.Response) or response.content_type != "application/json":
+        return response
+    parsed = orjson.loads(response.body)  # type: ignore[arg-type]
+    if "error" not in parsed:
+        return response  # the handler answered in PagerDuty's shape already
+    error = parsed["error"]
+    body = {"status": error["code"].replace("_", " "), "message": error["message"], "errors": [error["message"]]}
+    return json_response(body, response.status, {k: v for k, v in response.headers.items() if k == "Retry-After"})
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await _errors(request, handler)
+    if request.path == PAGERDUTY_PATH and response.status >= 400:
+        return _pagerduty_shaped(response)
+    return response
+
+
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except IngestError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
     except NotFound as exc:
         return error_response(404, "not_found", str(exc), {"id": exc.incident_id})
     except IllegalTransition as exc:

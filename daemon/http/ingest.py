@@ -41,6 +41,11 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     except IngestError as exc:
         _reject(request, "alertmanager", exc)
         raise
+    try:
+        decision = await svc.pipeline.submit(AlertsReceived(hook.alerts))
+    except StoreUnavailable:
+        svc.metrics.rejected.labels("alertmanager", "store_unavailable").inc()
+        raise
     if hook.truncated:
         svc.metrics.truncated.labels("alertmanager").inc(hook.truncated)
         log.warning(
@@ -49,11 +54,6 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
             truncated=hook.truncated,
             hint="raise max_alerts in Alertmanager's webhook_config or split the route",
         )
-    try:
-        decision = await svc.pipeline.submit(AlertsReceived(hook.alerts))
-    except StoreUnavailable:
-        svc.metrics.rejected.labels("alertmanager", "store_unavailable").inc()
-        raise
     svc.metrics.alerts_received.labels("alertmanager").inc(len(hook.alerts))
     if decision.deduplicated:
         svc.metrics.alerts_deduplicated.labels("alertmanager").inc(decision.deduplicated)

@@ -24,8 +24,9 @@ class _Alert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    # RFC 3339 strings only: a bare number would otherwise pass as a Unix time.
+    startsAt: datetime = Field(strict=True)
+    endsAt: datetime | None = Field(default=None, strict=True)
     generatorURL: str = ""
     fingerprint: str = ""
 
@@ -86,6 +87,7 @@ def parse(raw: bytes, bounds: LimitsConfig) -> Webhook:
         if not alert.labels:
             raise IngestError(422, "invalid_body", f"alert {i} has no labels", {"alert": i})
         limits.check_alert(bounds, i, alert.labels, alert.annotations)
+        limits.check_url(bounds, i, "generatorURL", alert.generatorURL)
         reports.append(
             AlertIn(
                 fingerprint=alert.fingerprint or fingerprint_of(alert.labels),

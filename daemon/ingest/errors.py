@@ -10,8 +10,11 @@ MAX_DETAILS = 20
 
 
 class IngestError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
+        self.headers = headers
         self.status = status
         self.code = code  # also the ``reason`` label of tocsin_ingest_rejected_total
         self.message = message
@@ -19,7 +22,8 @@ class IngestError(Exception):
 
 
 def unauthorized() -> IngestError:
-    return IngestError(401, "unauthorized", "missing or wrong credentials")
+    challenge = {"WWW-Authenticate": 'Bearer, Basic realm="tocsin"'}
+    return IngestError(401, "unauthorized", "missing or wrong credentials", headers=challenge)
 
 
 def too_large(limit: int) -> IngestError:

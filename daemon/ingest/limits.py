@@ -40,6 +40,12 @@ def check_alert(limits: LimitsConfig, index: int, labels: Mapping[str, str], ann
             )
 
 
+def check_url(limits: LimitsConfig, index: int, name: str, value: str) -> None:
+    """Links (generatorURL, PagerDuty's client_url and links) are bounded like annotation values."""
+    if len(value.encode()) > limits.max_annotation_value_bytes:
+        raise _exceeded("max_annotation_value_bytes", limits.max_annotation_value_bytes, index, name)
+
+
 def check_count(limits: LimitsConfig, count: int) -> None:
     if count > limits.max_alerts_per_request:
         raise IngestError(

@@ -126,6 +126,9 @@ def parse(
         annotations = {"summary": p.summary, **flatten(p.custom_details)}
         try:
             limits.check_alert(bounds, 0, labels, annotations)
+            limits.check_url(bounds, 0, "client_url", event.client_url or "")
+            for link in event.links:
+                limits.check_url(bounds, 0, "links", link.href + link.text)
         except IngestError as exc:
             raise PagerDutyError(exc.status, exc.code, "Event object is invalid", [exc.message]) from None
         alert = AlertIn(
