@@ -137,7 +137,10 @@ class Incident:
     # Each MTTx is observed once per incident, at its first transition (a reopen does not observe again).
     observed: list[str] = field(default_factory=list)
     mirrored: bool = False
-    title_by_person: bool = False
+    # When the current firing stretch began (declaration, reopen, or a re-fire after mitigation): raises by
+    # duration count from here.
+    firing_since: datetime | None = None
+    last_reminded_at: datetime | None = None
     # Numbers the notifications that are not ladder steps, so each has its own idempotency key.
     notify_seq: int = 0
     version: int = 0
@@ -168,7 +171,6 @@ class NotifyReason(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     MITIGATED = "mitigated"
     RESOLVED = "resolved"
-    REOPENED = "reopened"
     SEVERITY_CHANGED = "severity_changed"
     STATUS_UPDATE = "status_update"
     REMINDER = "reminder"

@@ -46,7 +46,7 @@ def sign(secret: bytes, incident_id: str, expires_at: datetime) -> str:
 
 def verify(secret: bytes, token: str, now: datetime) -> AckClaim:
     payload, dot, mac = token.partition(".")
-    if not dot or not hmac.compare_digest(_mac(secret, payload), mac):
+    if not dot or not token.isascii() or not hmac.compare_digest(_mac(secret, payload), mac):
         raise BadLink("bad signature")
     try:
         incident_id, expiry = _unb64(payload).decode().split("|")

@@ -1,4 +1,11 @@
-"""tocsin's own metrics, built on a CollectorRegistry passed in (tests use a fresh one)."""
+"""tocsin's own metrics, built on a CollectorRegistry passed in (tests use a fresh one).
+
+Prometheus' ``rate()`` and ``increase()`` see nothing of a series' first sample, so a child that appears with its
+first observation already counted hides that observation. Children are therefore created at 0 ahead of time:
+the MTTx histograms of an incident when it is declared or changes severity (and at each scrape for every open
+incident in the store, which covers incidents declared on another replica or before a restart), and the
+counters whose label values are known up front (severities, configured channels and outcomes).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,25 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 OTHER = "other"
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 STATES = ("triggered", "acknowledged", "mitigated")
+INGEST_SOURCES = ("alertmanager", "pagerduty", "pagerduty_webhook")
+# The codes of daemon.ingest errors, and store_unavailable: each is a value of the `reason` label.
+REJECTIONS = (
+    "unauthorized",
+    "body_too_large",
+    "unsupported_media_type",
+    "malformed_json",
+    "invalid_body",
+    "unsupported_version",
+    "limit_exceeded",
+    "too_many_alerts",
+    "invalid_event",
+    "unknown_routing_key",
+    "missing_signature",
+    "bad_signature",
+    "store_unavailable",
+)
+# notifiers.sender.ChannelOutcome.outcome
+NOTIFY_OUTCOMES = ("sent", "failed", "timeout", "no_match")
 
 
 class Metrics:
@@ -94,6 +120,11 @@ class Metrics:
             registry=registry,
         )
         self.store_up = Gauge(f"{p}store_up", "1 when the store answered the last check.", registry=registry)
+        for severity in SEVERITIES:
+            self.declared.labels(severity)
+        for source in INGEST_SOURCES:
+            for reason in REJECTIONS:
+                self.rejected.labels(source, reason)
 
     def service(self, name: str) -> str:
         """A bounded label value: services beyond the cap fold into ``other``."""
@@ -104,11 +135,26 @@ class Metrics:
         self._services.add(name)
         return name
 
+    def prepare_incident(self, severity: str, service: str) -> None:
+        """Create the incident's MTTx children at 0, so its first observation is an increase Prometheus sees."""
+        label = self.service(service)
+        for histogram in (self.mtta, self.mttm, self.mttr):
+            histogram.labels(severity, label)
+
+    def prepare_channels(self, channels: Iterable[str]) -> None:
+        """Create the notification counters of the configured channels at 0 (the first failure must count)."""
+        for channel in channels:
+            for outcome in NOTIFY_OUTCOMES:
+                self.notifications.labels(channel, outcome)
+
     def observe(self, observations: Iterable[Observation]) -> None:
         for o in observations:
             severity = o.severity.value
             if o.metric == "declared":
                 self.declared.labels(severity).inc()
+                self.prepare_incident(severity, o.service)
+            elif o.metric == "severity_changed":
+                self.prepare_incident(severity, o.service)
             elif o.metric == "escalation":
                 self.escalations.labels(str(int(o.value))).inc()
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
@@ -16,21 +16,30 @@ from daemon.pipeline import Pipeline
 from daemon.store.base import Store, StoreUnavailable
 
 log = structlog.get_logger("tocsin.scheduler")
-IDLE = timedelta(seconds=30)
-RETRY_FAILED = timedelta(seconds=30)  # look again at least this often (another replica may have set a timer)
+# Look again at least this often: another replica may have set a timer, or died holding one.
+IDLE = timedelta(seconds=1)
 BATCH = 100
 
 
 class Scheduler:
-    def __init__(self, store: Store, pipeline: Pipeline, clock: Clock, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        clock: Clock,
+        metrics: Metrics,
+        lease: timedelta = timedelta(seconds=30),
+        stall: float = 0.0,
+    ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.clock = clock
         self.metrics = metrics
+        self.lease = lease
+        # Failure drills only (TOCSIN_FAULT_TIMER_STALL): hold claimed timers this long before firing them.
+        self.stall = stall
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # Timers whose decision raised: left stored, tried again after a pause instead of in a hot loop.
-        self._failed: dict[str, datetime] = {}
         pipeline.listen(self._on_decision)
 
     def _on_decision(self, decision: Decision) -> None:
@@ -38,32 +47,35 @@ class Scheduler:
             self._wake.set()
 
     async def run_due(self) -> int:
-        """Fire every timer due now; returns how many fired."""
+        """Claim and fire every timer due now; returns how many fired."""
         fired = 0
         while True:
             now = self.clock.now()
-            timers = await self.store.due_timers(now, BATCH)
+            # A claim holds each timer for the lease: another replica does not fire it meanwhile, and if this
+            # one dies before its decision commits, the timer is due again when the lease ends.
+            timers = await self.store.claim_due_timers(now, BATCH, self.lease)
+            if timers and self.stall:
+                log.warning("fault_timer_stall", seconds=self.stall, timers=len(timers))
+                await asyncio.sleep(self.stall)
             for timer in timers:
-                if self._failed.get(timer.key, now) > now:
-                    continue
                 self.metrics.timer_lag.observe(max(0.0, (now - timer.due_at).total_seconds()))
                 try:
                     await self.pipeline.submit(TimerFired(timer))
                 except StoreUnavailable:
                     raise
                 except Exception:
-                    # One broken timer must not stop the others; it stays stored and is tried again.
+                    # One broken timer must not stop the others; still claimed, it is tried again after the lease.
                     log.exception("timer_failed", key=timer.key, kind=timer.kind.value)
-                    self._failed[timer.key] = now + RETRY_FAILED
                     continue
-                self._failed.pop(timer.key, None)
                 fired += 1
-            if len(timers) < BATCH or all(t.key in self._failed for t in timers):
+            if len(timers) < BATCH:
                 return fired
 
     async def _loop(self) -> None:
         backoff = 0.5
         while True:
+            # Cleared before looking, so a timer committed while we look still wakes the next sleep.
+            self._wake.clear()
             try:
                 await self.run_due()
                 due = await self.store.next_timer_due()
@@ -75,10 +87,6 @@ class Scheduler:
                 continue
             now = self.clock.now()
             until = min(due, now + IDLE) if due is not None else now + IDLE
-            if until <= now and self._failed:
-                # What is due now is a timer that just failed: wait for its retry instead of spinning.
-                until = max(now, min(self._failed.values()))
-            self._wake.clear()
             await self.clock.sleep_until(until, self._wake)
 
     def start(self) -> None:

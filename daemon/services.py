@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -13,6 +15,7 @@ from daemon.config.settings import Settings
 from daemon.engine.engine import Engine
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
+from daemon.retention import Retention
 from daemon.scheduler import Scheduler
 from daemon.store import Store, open_store
 from notifiers.channels import load_channels
@@ -22,6 +25,7 @@ from notifiers.render import Renderer
 from notifiers.sender import AppriseSender, make_asset
 
 log = structlog.get_logger("tocsin")
+NOTIFY_LEASE_MARGIN = timedelta(seconds=30)
 
 
 @dataclass
@@ -38,12 +42,16 @@ class Services:
     link_secret: bytes
     background: bool
     postmortems: Postmortems
+    retention: Retention
 
     async def stop(self) -> None:
         """SIGTERM drains: timers stop, sends under way are recorded, queued commits finish, then the store closes."""
+        await self.retention.stop()
         await self.scheduler.stop()
         if self.dispatcher is not None:
-            await self.dispatcher.stop()
+            # Long enough for a send under way to finish (Apprise's call is bounded by notify.timeout) and be
+            # recorded, so that a restart does not page again.
+            await self.dispatcher.stop(grace=self.settings.notify.timeout.total_seconds() + 5)
         await self.store.close()
 
 
@@ -57,24 +65,30 @@ async def start_services(
     """Open the store and build the pipeline; with ``background`` the scheduler and notifier run by themselves
     (tests leave it off and drive them through ``run_due()`` and ``drain()``)."""
     clock = clock or SystemClock()
-    metrics = Metrics(registry if registry is not None else CollectorRegistry())
+    metrics = Metrics(registry if registry is not None else CollectorRegistry(), settings.metrics.max_services)
     if settings.link_secret is not None:
         link_secret = settings.link_secret.get_secret_value().encode()
     else:
         link_secret = secrets.token_bytes(32)
         log.warning("no_link_secret", message="link_secret is not set: acknowledge links stop working at restart")
     renderer = Renderer(settings.public_url, link_secret, settings.link_ttl, settings.templates)
+    renderer.check()
+    postmortems = Postmortems(settings.templates)
+    postmortems.check()
     store = store or open_store(settings.store)
     await store.open()
     engine = Engine(settings)
     pipeline = Pipeline(engine, store, clock, renderer, metrics)
-    scheduler = Scheduler(store, pipeline, clock, metrics)
+    stall = float(os.environ.get("TOCSIN_FAULT_TIMER_STALL", "0") or 0)  # failure drills only
+    scheduler = Scheduler(store, pipeline, clock, metrics, settings.timer_lease, stall)
     dispatcher = None
     if settings.channels is not None:
         asset = make_asset(settings.notify.retries, settings.notify.retry_wait)
         channels = load_channels(settings.channels, asset)
-        dispatcher = Dispatcher(store, AppriseSender(channels, asset, settings.notify.timeout), clock, metrics)
+        sender = AppriseSender(channels, asset, settings.notify.timeout)
+        dispatcher = Dispatcher(store, sender, clock, metrics, lease=settings.notify.timeout + NOTIFY_LEASE_MARGIN)
         pipeline.listen(dispatcher.on_decision)
+        metrics.prepare_channels(sorted({channel for _, channel in settings.channel_references()}))
     services = Services(
         settings,
         clock,
@@ -87,9 +101,11 @@ async def start_services(
         dispatcher,
         link_secret,
         background,
-        Postmortems(settings.templates),
+        postmortems,
+        Retention(store, clock, settings.retention),
     )
     if background:
+        services.retention.start()
         scheduler.start()
         if dispatcher is not None:
             dispatcher.start()

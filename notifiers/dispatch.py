@@ -21,8 +21,9 @@ from notifiers.sender import AppriseSender, ChannelOutcome
 
 log = structlog.get_logger("tocsin.notifier")
 ACTOR = "tocsin"
-GIVE_UP_AFTER = 5  # attempts that never got recorded (tocsin died while sending each time)
-IDLE = timedelta(seconds=30)
+GIVE_UP_AFTER = 5  # claims that never got recorded (tocsin died while sending, each time)
+# Look again at least this often: another replica may have queued a notification, or died holding one.
+IDLE = timedelta(seconds=1)
 
 
 def describe(n: Notification) -> str:
@@ -52,8 +53,17 @@ def timeline_for(n: Notification, outcomes: list[ChannelOutcome], clock: Clock) 
 
 class Dispatcher:
     def __init__(
-        self, store: Store, sender: AppriseSender, clock: Clock, metrics: Metrics, concurrency: int = 16
+        self,
+        store: Store,
+        sender: AppriseSender,
+        clock: Clock,
+        metrics: Metrics,
+        lease: timedelta,
+        concurrency: int = 16,
     ) -> None:
+        # Longer than a send can take (Apprise's call is bounded by notify.timeout), so that no other claim
+        # takes an entry whose send is still under way.
+        self.lease = lease
         self.store = store
         self.sender = sender
         self.clock = clock
@@ -68,19 +78,19 @@ class Dispatcher:
         if decision.notifications:
             self._wake.set()
 
-    async def deliver(self, n: Notification) -> None:
-        attempts = n.attempts + 1
-        if n.attempts >= GIVE_UP_AFTER:
-            text = f"{describe(n)}: given up after {n.attempts} unfinished attempts"
-            await self.store.record_delivery(
-                Delivery(
-                    n.key,
-                    attempts,
-                    [TimelineEntry(n.incident_id, self.clock.now(), ACTOR, Kind.NOTIFICATION_FAILED, text)],
-                )
+    async def deliver(self, n: Notification) -> Delivery:
+        """Send a claimed entry (``attempts`` counts the claims, this one included); say what became of it."""
+        now = self.clock.now()
+        if n.attempts > GIVE_UP_AFTER:
+            text = f"{describe(n)}: given up after {n.attempts - 1} unfinished attempts"
+            return Delivery(
+                n.key, n.attempts, [TimelineEntry(n.incident_id, now, ACTOR, Kind.NOTIFICATION_FAILED, text)]
             )
-            return
-        await self.store.start_delivery(n.key, attempts)
+        if n.reason is NotifyReason.ESCALATION:
+            answered = await self._answered_since(n)
+            if answered:
+                text = f"{describe(n)}: not sent, {answered} since it was queued"
+                return Delivery(n.key, n.attempts, [TimelineEntry(n.incident_id, now, ACTOR, Kind.NOTE, text)])
         outcomes = await self.sender.send(n)
         for o in outcomes:
             self.metrics.notifications.labels(o.channel, o.outcome).inc()
@@ -93,12 +103,39 @@ class Dispatcher:
                 level=n.level,
                 round=n.round,
             )
-        await self.store.record_delivery(Delivery(n.key, attempts, timeline_for(n, outcomes, self.clock)))
+        return Delivery(n.key, n.attempts, timeline_for(n, outcomes, self.clock))
+
+    async def _answered_since(self, n: Notification) -> str | None:
+        """A page queued before someone acknowledged, mitigated or resolved the incident is not sent."""
+        incident = await self.store.get_incident_summary(n.incident_id)
+        if incident is None:
+            return "the incident is gone"
+        for what, when in (
+            ("acknowledged", incident.acknowledged_at),
+            ("mitigated", incident.mitigated_at),
+            ("resolved", incident.resolved_at),
+        ):
+            if when is not None and when > n.created_at:
+                return what
+        return None
+
+    async def _record(self, delivery: Delivery) -> None:
+        """Record until it sticks: a failed record must never make the page go out again."""
+        delay = 0.5
+        while True:
+            try:
+                await self.store.record_delivery(delivery)
+                return
+            except Exception as exc:
+                log.warning("notification_not_recorded", key=delivery.key, error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _guarded(self, n: Notification) -> None:
         try:
             async with self._limit:
-                await self.deliver(n)
+                delivery = await self.deliver(n)
+            await self._record(delivery)
         except StoreUnavailable as exc:
             log.warning("notifier_store_unavailable", key=n.key, error=str(exc))
         except Exception:
@@ -109,7 +146,7 @@ class Dispatcher:
 
     async def run_pending(self) -> int:
         """Start sending everything due that is not already on its way; returns how many started."""
-        pending = await self.store.pending_notifications(self.clock.now(), 200)
+        pending = await self.store.claim_notifications(self.clock.now(), 200, self.lease)
         started = 0
         for n in pending:
             if n.key in self._inflight:
@@ -153,3 +190,8 @@ class Dispatcher:
             self._task = None
         if self._sends:
             await asyncio.wait(list(self._sends), timeout=grace)
+        for task in list(self._sends):
+            # Past the grace: what is still unrecorded is sent again after the restart (DESIGN's one exception).
+            task.cancel()
+        if self._sends:
+            await asyncio.wait(list(self._sends))

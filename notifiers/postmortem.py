@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jinja2
 
-from daemon.domain import AlertStatus, Kind
+from daemon.domain import AlertStatus, Incident, Kind, Source, State, TimelineEntry
 from daemon.store.base import IncidentView
 from daemon.timefmt import iso
-from notifiers.render import BUILTIN
+from notifiers.render import BUILTIN, TemplateProblem
 from rules.durations import format_duration
+from rules.severity import Severity
 
 # The first timeline entry of each kind marks the first time the incident reached that state.
 FIRST = {"mtta": Kind.ACKNOWLEDGED, "mttm": Kind.MITIGATED, "mttr": Kind.RESOLVED}
@@ -34,7 +35,31 @@ class Postmortems:
         env = jinja2.Environment(  # noqa: S701 - Markdown, not HTML
             loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
         )
-        self._template = env.get_template("postmortem.md.j2")
+        try:
+            self._template = env.get_template("postmortem.md.j2")
+        except jinja2.TemplateError as exc:
+            raise TemplateProblem(f"templates ({overrides}): {exc}") from exc
+
+    def check(self) -> None:
+        """Render a made-up incident's postmortem: a broken override shows at start-up."""
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        incident = Incident(
+            id="INC-2026-0001",
+            title="Check",
+            severity=Severity.SEV1,
+            state=State.RESOLVED,
+            service="checkout",
+            labels={},
+            correlation_key="",
+            declared_at=now,
+            source=Source.MANUAL,
+            resolved_at=now,
+        )
+        entry = TimelineEntry(incident.id, now, "tocsin", Kind.DECLARED, "declared")
+        try:
+            self.render(IncidentView(incident, [], [entry]), now)
+        except Exception as exc:
+            raise TemplateProblem(f"templates: postmortem.md.j2 cannot render: {exc}") from exc
 
     def render(self, view: IncidentView, now: datetime) -> str:
         incident = view.incident

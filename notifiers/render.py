@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import structlog
 
-from daemon.domain import Alert, AlertStatus, Incident, Notification, NotifyReason
+from daemon.domain import Alert, AlertStatus, Incident, Notification, NotifyReason, Source, State
 from daemon.engine.state import NotifyIntent, Slice
 from daemon.links import sign
+from rules.severity import Severity
 
+log = structlog.get_logger("tocsin.notifier")
 BUILTIN = Path(__file__).parent / "templates"
 TOP_ALERTS = 5  # alerts named in a page; the rest are counted
 
@@ -20,31 +23,84 @@ HEADLINES = {
     NotifyReason.ACKNOWLEDGED: "acknowledged",
     NotifyReason.MITIGATED: "mitigated",
     NotifyReason.RESOLVED: "resolved",
-    NotifyReason.REOPENED: "reopened",
     NotifyReason.SEVERITY_CHANGED: "severity changed",
     NotifyReason.STATUS_UPDATE: "status update",
     NotifyReason.REMINDER: "status update due",
 }
 
 
+class TemplateProblem(Exception):
+    """An operator's template that cannot render a message."""
+
+
+def _environment(overrides: str | None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if overrides:
+        loaders.append(jinja2.FileSystemLoader(overrides))
+    loaders.append(jinja2.FileSystemLoader(str(BUILTIN)))
+    # Plain text, so no HTML escaping; StrictUndefined so that a typo shows in the start-up check.
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,  # noqa: S701 - plain-text messages, never HTML
+    )
+
+
 class Renderer:
     def __init__(self, public_url: str, link_secret: bytes, link_ttl: timedelta, overrides: str | None = None) -> None:
-        loaders: list[jinja2.BaseLoader] = []
-        if overrides:
-            loaders.append(jinja2.FileSystemLoader(overrides))
-        loaders.append(jinja2.FileSystemLoader(str(BUILTIN)))
-        # Plain text, so no HTML escaping; a typo in a template fails loudly at start-up, not at 3 a.m.
-        self._env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader(loaders),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=False,
-            autoescape=False,  # noqa: S701 - plain-text messages, never HTML
-        )
-        self._title = self._env.get_template("title.txt.j2")
-        self._body = self._env.get_template("body.txt.j2")
+        env = _environment(overrides)
+        try:
+            self._title = env.get_template("title.txt.j2")
+            self._body = env.get_template("body.txt.j2")
+        except jinja2.TemplateError as exc:
+            raise TemplateProblem(f"templates ({overrides}): {exc}") from exc
+        # The built-in templates stand in, at run time, for an override that fails on some incident.
+        builtin = _environment(None)
+        self._fallback = (builtin.get_template("title.txt.j2"), builtin.get_template("body.txt.j2"))
         self.public_url = public_url.rstrip("/")
         self._secret = link_secret
         self._ttl = link_ttl
+
+    def check(self) -> None:
+        """Render every kind of message for a made-up incident: a template that fails shows now, not at 3 a.m."""
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        alert = Alert(
+            fingerprint="check",
+            source=Source.ALERTMANAGER,
+            status=AlertStatus.FIRING,
+            labels={"alertname": "Check", "service": "checkout"},
+            annotations={"summary": "a check", "runbook_url": "https://runbooks.example/check"},
+            starts_at=now,
+            ends_at=None,
+            generator_url="http://prometheus/graph",
+            severity=Severity.SEV1,
+            rule="check",
+            correlation_key='{service="checkout"}',
+            received_at=now,
+            incident_id="INC-2026-0001",
+        )
+        incident = Incident(
+            id="INC-2026-0001",
+            title="Check on checkout",
+            severity=Severity.SEV1,
+            state=State.TRIGGERED,
+            service="checkout",
+            labels=dict(alert.labels),
+            correlation_key=alert.correlation_key,
+            declared_at=now,
+            source=Source.ALERTMANAGER,
+            firing_alerts=1,
+            alert_count=1,
+        )
+        for reason in NotifyReason:
+            intent = NotifyIntent("check", incident.id, reason, ("check",), 0, 1, "a note")
+            ctx = self.context(intent, incident, [alert], now)
+            for name, template in (("title.txt.j2", self._title), ("body.txt.j2", self._body)):
+                try:
+                    template.render(ctx)
+                except Exception as exc:
+                    raise TemplateProblem(f"templates: {name} cannot render a {reason.value} message: {exc}") from exc
 
     def incident_url(self, incident_id: str) -> str:
         return f"{self.public_url}/api/v1/incidents/{incident_id}"
@@ -69,7 +125,8 @@ class Renderer:
                 "service": incident.service,
                 "commander": incident.commander,
             },
-            "firing": len(firing),
+            # The incident's own count: this decision may have loaded only some of its alerts.
+            "firing": max(incident.firing_alerts, len(firing)),
             "alerts": [
                 {
                     "name": a.name,
@@ -79,7 +136,7 @@ class Renderer:
                 }
                 for a in shown
             ],
-            "more": max(0, len(firing) - len(shown)),
+            "more": max(0, incident.firing_alerts - len(shown)),
             "incident_url": self.incident_url(incident.id),
             "ack_url": self.ack_url(incident.id, now) if incident.state.value == "triggered" else "",
         }
@@ -88,13 +145,19 @@ class Renderer:
         incident = s.incidents[intent.incident_id]
         alerts = [a for a in s.alerts.values() if a.incident_id == incident.id]
         ctx = self.context(intent, incident, alerts, now)
+        try:
+            title, body = self._title.render(ctx).strip(), self._body.render(ctx).strip() + "\n"
+        except Exception:
+            # A page must never be lost to a template: log it and send the built-in message instead.
+            log.exception("template_failed", incident=incident.id, reason=intent.reason.value)
+            title, body = self._fallback[0].render(ctx).strip(), self._fallback[1].render(ctx).strip() + "\n"
         return Notification(
             key=intent.key,
             incident_id=incident.id,
             reason=intent.reason,
             channels=list(intent.channels),
-            title=self._title.render(ctx).strip(),
-            body=self._body.render(ctx).strip() + "\n",
+            title=title,
+            body=body,
             created_at=now,
             severity=incident.severity,
             level=intent.level,

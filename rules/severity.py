@@ -35,7 +35,3 @@ class Severity(Enum):
             return cls(value.strip().upper())
         except ValueError:
             raise ValueError(f"unknown severity {value!r} (expected SEV1, SEV2, SEV3 or SEV4)") from None
-
-
-def most_severe(*severities: Severity) -> Severity:
-    return max(severities)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 import pytest
 
 from daemon.clock import ManualClock
+from tests.redis_server import RedisServer
 from tests.sinks import HttpSink, SmtpSink
 from tests.support import Tocsin, make_settings, start_tocsin
 
@@ -18,14 +20,41 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests marked both_stores run once on SQLite and once on Redis; the others on SQLite.
+    if "store_kind" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_stores") is not None
+        metafunc.parametrize("store_kind", ["sqlite", "redis"] if both else ["sqlite"])
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session; each test uses its own key prefix."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-async def make_tocsin(tmp_path: Path, clock: ManualClock) -> AsyncIterator[MakeTocsin]:
+def store_url(store_kind: str, request: pytest.FixtureRequest) -> str | None:
+    """The store the test's tocsin uses: None for the example's SQLite file, else a fresh Redis prefix."""
+    if store_kind == "sqlite":
+        return None
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return f"{server.url}?prefix=t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def make_tocsin(tmp_path: Path, clock: ManualClock, store_url: str | None) -> AsyncIterator[MakeTocsin]:
     """Start tocsin apps on the example config with overrides; all are closed at the end of the test."""
     started: list[Tocsin] = []
 
     async def make(
         overrides: dict[str, Any] | None = None, sink: str | None = None, extra_urls: str = "", **kw: Any
     ) -> Tocsin:
+        if store_url is not None:
+            overrides = {"store": store_url, **(overrides or {})}
         settings = kw.pop("settings", None) or make_settings(tmp_path, overrides, sink, extra_urls)
         t = await start_tocsin(settings, clock, **kw)
         started.append(t)

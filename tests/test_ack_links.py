@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.sinks import HttpSink
 from tests.support import SEV1, Tocsin
+
+pytestmark = pytest.mark.both_stores
 
 ACK = re.compile(r"Acknowledge: http://127\.0\.0\.1:9097(/ack/\S+)")
 

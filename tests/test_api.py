@@ -12,6 +12,8 @@ from aiohttp import ClientResponse
 
 from tests.support import AM_TOKEN, API_TOKEN, Tocsin, body
 
+pytestmark = pytest.mark.both_stores
+
 WEBHOOKS = ["alertmanager-webhook-1.json", "alertmanager-webhook-2.json", "alertmanager-webhook-3.json"]
 INCIDENT_ID = re.compile(r"^INC-2026-\d{4,}$")
 TRANSITIONS = ("acknowledge", "mitigate", "resolve", "reopen")

@@ -12,6 +12,8 @@ from tests.process import free_port
 from tests.sinks import HttpSink
 from tests.support import SEV1, start_tocsin
 
+pytestmark = pytest.mark.both_stores
+
 
 async def test_failing_channels_are_recorded_and_do_not_hold_up_the_others(
     make_tocsin: MakeTocsin, http_sink: HttpSink

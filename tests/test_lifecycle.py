@@ -8,6 +8,8 @@ import pytest
 
 from tests.support import Tocsin, am_alert, am_webhook, resolved
 
+pytestmark = pytest.mark.both_stores
+
 
 async def fire(t: Tocsin, *alerts: dict[str, Any]) -> None:
     response = await t.post_alertmanager(am_webhook(*alerts))

@@ -13,6 +13,8 @@ from tests.conftest import MakeTocsin
 from tests.sinks import HttpSink
 from tests.support import SEV1, Tocsin
 
+pytestmark = pytest.mark.both_stores
+
 SECRET = "example-pd-secret"
 PATH = "/api/v1/webhooks/pagerduty"
 

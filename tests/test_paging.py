@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+import pytest
+
 from tests.sinks import HttpSink, SmtpSink
 from tests.support import SEV1, Tocsin, am_alert, am_webhook
+
+pytestmark = pytest.mark.both_stores
 
 
 def text_of(message: EmailMessage) -> str:

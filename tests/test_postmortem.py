@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import API_TOKEN, Tocsin
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_postmortem_of_a_full_lifecycle(tocsin: Tocsin) -> None:

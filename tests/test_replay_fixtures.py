@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import MakeTocsin
 from tests.support import Tocsin, body
+
+pytestmark = pytest.mark.both_stores
 
 WEBHOOKS = ["alertmanager-webhook-1.json", "alertmanager-webhook-2.json", "alertmanager-webhook-3.json"]
 

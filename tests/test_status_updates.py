@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.sinks import HttpSink
 from tests.support import SEV1, Tocsin
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_post_fans_out_and_empty_message_takes_the_template(paging: Tocsin, http_sink: HttpSink) -> None:

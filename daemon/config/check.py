@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from daemon.config.settings import Settings
 from notifiers.channels import ChannelError, Channels, load_channels
+from notifiers.postmortem import Postmortems
+from notifiers.render import Renderer, TemplateProblem
 
 
 @dataclass
@@ -33,6 +35,11 @@ def check(settings: Settings) -> Report:
                     report.problems.append(
                         f"{key}: channel {channel!r} is no tag in {settings.channels} (tags: {known})"
                     )
+    try:
+        Renderer(settings.public_url, b"check", settings.link_ttl, settings.templates).check()
+        Postmortems(settings.templates).check()
+    except TemplateProblem as exc:
+        report.problems.append(str(exc))
     if not settings.api_tokens:
         report.warnings.append("api_tokens is empty: every /api/v1 call will be refused")
     if not settings.sources.alertmanager.tokens:

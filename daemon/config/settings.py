@@ -84,7 +84,11 @@ class NotifyConfig(StrictModel):
     timeout: Duration = timedelta(seconds=30)  # overall bound on one notification's fan-out
     retries: int = Field(default=2, ge=0, le=10)  # Apprise's own per-service retry count
     retry_wait: Duration = timedelta(seconds=2)  # Apprise's wait between those retries
-    max_attempts: int = Field(default=5, ge=1)  # outbox attempts before a notification is given up
+
+
+class MetricsConfig(StrictModel):
+    # Distinct `service` label values per process; later services fold into "other" (bounded series count).
+    max_services: int = Field(default=200, ge=1)
 
 
 class Settings(BaseSettings):
@@ -103,6 +107,10 @@ class Settings(BaseSettings):
     api_tokens: list[SecretStr] = Field(default_factory=list)
     link_secret: SecretStr | None = None
     link_ttl: Duration = timedelta(hours=24)
+    # Resolved incidents and their alerts are kept this long, so a Redis store's memory stays bounded.
+    retention: Duration = timedelta(days=90)
+    # How long a replica holds a due timer it claimed; a replica that dies holding one frees it after this.
+    timer_lease: Duration = timedelta(seconds=30)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
@@ -118,6 +126,7 @@ class Settings(BaseSettings):
     heartbeats: list[HeartbeatConfig] = Field(default_factory=list)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("listen")
     @classmethod

@@ -47,7 +47,7 @@ def _refresh(alert: Alert, report: AlertIn) -> bool:
 def _is_new_episode(alert: Alert, report: AlertIn) -> bool:
     """A resolved alert fires again only when the firing body is newer than its resolution."""
     if report.starts_at is None:
-        return True  # PagerDuty: a trigger after a resolve
+        return True  # a source without timestamps (PagerDuty): a trigger after a resolve
     return alert.ends_at is None or report.starts_at > alert.ends_at
 
 
@@ -80,6 +80,11 @@ def apply(ctx: Ctx, report: AlertIn) -> None:
         stored.starts_at = report.starts_at or ctx.now
         stored.ends_at = None
         stored.count += 1
+        # A new episode is judged on what the source says now (a PagerDuty re-trigger may change its severity;
+        # an Alertmanager fingerprint's labels never change).
+        if report.labels != stored.labels:
+            stored.labels = dict(report.labels)
+            stored.correlation_key = ctx.key_of(report.labels)
         stored.severity, stored.rule = classify(ctx.settings.severity.rules, stored.labels)
         _refresh(stored, report)
         stored.version += 1

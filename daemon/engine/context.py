@@ -37,6 +37,7 @@ class Ctx:
     resolving: set[str] = field(default_factory=set)
     # Incidents declared or reopened in this decision: their ladder starts once, when the batch is settled.
     fresh: set[str] = field(default_factory=set)
+    declared: set[str] = field(default_factory=set)
     # Incidents where an alert fired again or joined in this decision.
     refired: set[str] = field(default_factory=set)
     # The most severe alert that joined each incident in this decision, with the rule that classified it.
@@ -51,6 +52,11 @@ class Ctx:
     def note_alert(self, incident: Incident, kind: Kind, alert: Alert) -> None:
         self.touched[incident.id] = incident
         self.pending_lines.setdefault((incident.id, kind), []).append(alert.name)
+
+    def take_key(self, incident: Incident) -> None:
+        """``incident`` is now the incident of its correlation key (the one new alerts of the key meet)."""
+        self.s.latest_by_key[incident.correlation_key] = incident.id
+        self.d.pointers[incident.correlation_key] = incident.id
 
     def open_incident(self, key: str) -> Incident | None:
         incident_id = self.s.latest_by_key.get(key)

@@ -152,11 +152,11 @@ class Engine:
             correlation_key=key,
             declared_at=ctx.now,
             source=Source.MANUAL,
+            firing_since=ctx.now,
             commander=event.commander,
-            title_by_person=True,
         )
         ctx.s.incidents[incident.id] = incident
-        ctx.s.latest_by_key[key] = incident.id
+        ctx.take_key(incident)
         ctx.fresh.add(incident.id)
         ctx.d.incident_id = incident.id
         note = f": {event.note}" if event.note else ""
@@ -172,7 +172,6 @@ class Engine:
         if event.title is not None and event.title != incident.title:
             old = incident.title
             incident.title = event.title
-            incident.title_by_person = True
             ctx.log(incident, Kind.TITLE_CHANGED, f"title {old!r} → {event.title!r}", event.actor)
         if event.commander is not None and event.commander != (incident.commander or ""):
             incident.commander = event.commander or None
@@ -210,7 +209,7 @@ class Engine:
             case TimerKind.REMIND:
                 escalation.reminder_due(ctx, incident)
             case TimerKind.RAISE:
-                incidents.raise_check_due(ctx, incident)
+                incidents.raise_check_due(ctx, incident, str(timer.data.get("rule", "")))
 
 
 __all__ = ["ACTOR", "PHASES", "Engine"]

@@ -48,9 +48,21 @@ def page(ctx: Ctx, incident: Incident, channels: list[str], level: int, round_: 
     )
 
 
+# What would page someone about a mirrored incident (PagerDuty pages for it; paging back would loop).
+PAGING = frozenset(
+    {
+        NotifyReason.ESCALATION,
+        NotifyReason.ACKNOWLEDGED,
+        NotifyReason.MITIGATED,
+        NotifyReason.RESOLVED,
+        NotifyReason.SEVERITY_CHANGED,
+    }
+)
+
+
 def notify(ctx: Ctx, incident: Incident, reason: NotifyReason, channels: list[str], note: str = "") -> None:
     """A notification that is not a ladder step (ack, resolve, severity change, reminder, status update)."""
-    if not channels or incident.mirrored:
+    if not channels or (incident.mirrored and reason in PAGING):
         return
     incident.notify_seq += 1
     ctx.d.touch_incident(incident)
@@ -140,26 +152,31 @@ def escalation_due(ctx: Ctx, incident: Incident, timer: Timer) -> None:
 
 def severity_changed(ctx: Ctx, incident: Incident) -> None:
     """Route again after a change of severity (DESIGN §6)."""
-    new_policy = route_policy(ctx, incident)
     schedule_reminder(ctx, incident)
     if incident.state is State.RESOLVED:
         return
+    new_policy = route_policy(ctx, incident)
     if incident.state is State.TRIGGERED and new_policy != incident.policy:
+        # Moves to the new policy and pages its level 0 at once; the others already paged hear of the change.
         incident.episode += 1
         already = frozenset(incident.paged)
         start_ladder(ctx, incident)
         fresh = frozenset(incident.paged) - already
         notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED, exclude=fresh | _level0(ctx, incident))
         return
-    notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED)
-    if new_policy is not None and new_policy != incident.policy:
-        # Acknowledged or mitigated: tell the new policy's first level, without restarting the ladder.
+    if incident.state is State.ACKNOWLEDGED and new_policy is not None and new_policy != incident.policy:
+        # Those already paged hear of it, and the new policy's level 0, without restarting the ladder.
+        policy = _policy(ctx, new_policy)
+        level0 = policy.levels[0].notify if policy else []
+        notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED, exclude=frozenset(level0))
         incident.episode += 1
         incident.policy = new_policy
         ctx.log(incident, Kind.POLICY_CHANGED, f"escalation policy {new_policy}")
-        policy = _policy(ctx, new_policy)
-        if policy is not None:
-            page(ctx, incident, policy.levels[0].notify, 0, 1)
+        if level0:
+            page(ctx, incident, level0, 0, 1)
+        return
+    # Same policy, or mitigated (its ladder stopped; a re-fire routes again): those already paged hear of it.
+    notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED)
 
 
 def _level0(ctx: Ctx, incident: Incident) -> frozenset[str]:
@@ -167,36 +184,46 @@ def _level0(ctx: Ctx, incident: Incident) -> frozenset[str]:
     return frozenset(policy.levels[0].notify) if policy else frozenset()
 
 
-def schedule_reminder(ctx: Ctx, incident: Incident, base: datetime | None = None) -> None:
-    """Remind the comms channel when no status update was posted within the severity's cadence."""
+def _last_word(incident: Incident) -> datetime:
+    """The latest of the last status update (or declaration) and the last reminder."""
+    last = incident.last_status_update_at or incident.declared_at
+    if incident.last_reminded_at is not None and incident.last_reminded_at > last:
+        return incident.last_reminded_at
+    return last
+
+
+def schedule_reminder(ctx: Ctx, incident: Incident) -> None:
+    """Remind the comms channel when no status update was posted within the severity's cadence, once per
+    overdue period: the next reminder is a cadence after the last update or the last reminder."""
     key = timer_key(incident, TimerKind.REMIND)
     cadence = ctx.settings.status_updates.cadence.get(incident.severity)
-    if cadence is None or not ctx.settings.status_updates.remind or not incident.state.is_open or incident.mirrored:
+    if cadence is None or not ctx.settings.status_updates.remind or not incident.state.is_open:
         ctx.d.cancel_timer(key)
         return
-    start = base or incident.last_status_update_at or incident.declared_at
-    ctx.d.set_timer(Timer(key, TimerKind.REMIND, incident.id, start + cadence))
+    ctx.d.set_timer(Timer(key, TimerKind.REMIND, incident.id, max(_last_word(incident) + cadence, ctx.now)))
 
 
 def reminder_due(ctx: Ctx, incident: Incident) -> None:
     cadence = ctx.settings.status_updates.cadence.get(incident.severity)
     if cadence is None or not incident.state.is_open:
         return
-    last = incident.last_status_update_at or incident.declared_at
-    if last + cadence > ctx.now:
-        schedule_reminder(ctx, incident)  # an update was posted since this timer was set
+    if _last_word(incident) + cadence > ctx.now:
+        schedule_reminder(ctx, incident)  # an update or a reminder came since this timer was set
         return
+    last = incident.last_status_update_at or incident.declared_at
     ctx.log(incident, Kind.STATUS_UPDATE_DUE, f"no status update for {format_duration(ctx.now - last)}: reminded comms")
     notify(ctx, incident, NotifyReason.REMINDER, list(ctx.settings.status_updates.remind))
-    # Once per overdue period: the next reminder is a full cadence away, not at the next tick.
-    schedule_reminder(ctx, incident, base=ctx.now)
+    incident.last_reminded_at = ctx.now
+    schedule_reminder(ctx, incident)
 
 
 def schedule_raise_checks(ctx: Ctx, incident: Incident) -> None:
     for rule in ctx.settings.severity.raises:
         if rule.when.firing_for is None or rule.name in incident.raises:
             continue
-        due = max(incident.declared_at + rule.when.firing_for, ctx.now)
+        # Counted from the start of the current firing stretch, not from declaration: a reopened incident
+        # that fires again has been firing for no time at all.
+        due = max((incident.firing_since or incident.declared_at) + rule.when.firing_for, ctx.now)
         ctx.d.set_timer(
             Timer(
                 timer_key(incident, TimerKind.RAISE, rule.name), TimerKind.RAISE, incident.id, due, {"rule": rule.name}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from daemon.domain import Alert, AlertStatus, Incident, Kind, Source, State
 from daemon.engine import escalation, lifecycle
 from daemon.engine.context import ACTOR, Ctx
-from daemon.engine.state import Observation
+from daemon.engine.state import KeyInUse, Observation
 from rules.durations import format_duration
 from rules.matchers import matches_all
 from rules.severity import Severity
@@ -59,13 +61,14 @@ def declare(ctx: Ctx, alert: Alert) -> Incident:
         correlation_key=key,
         declared_at=ctx.now,
         source=alert.source,
+        firing_since=ctx.now,
     )
     ctx.s.incidents[incident.id] = incident
-    ctx.s.latest_by_key[key] = incident.id
+    ctx.take_key(incident)
     ctx.fresh.add(incident.id)
     rule = f"rule {alert.rule}" if alert.rule else "no matching rule"
     ctx.log(incident, Kind.DECLARED, f"declared {incident.severity} by {rule}: {alert.name} firing")
-    ctx.d.observations.append(Observation("declared", incident.severity, incident.service))
+    ctx.declared.add(incident.id)
     ctx.d.incident_id = incident.id
     attach(ctx, incident, alert, Kind.ALERT_JOINED, quiet=True)
     for orphan in joining[1:]:
@@ -74,7 +77,12 @@ def declare(ctx: Ctx, alert: Alert) -> Incident:
 
 
 def reopen(ctx: Ctx, incident: Incident, actor: str, why: str) -> None:
-    """resolved → triggered: a new episode; firing alerts of its key join; the ladder restarts when settled."""
+    """resolved → triggered: a new episode; firing alerts of its key join; the ladder restarts when settled.
+
+    At most one incident of a key is open: reopening one while another of its key is open is refused."""
+    holder = ctx.open_incident(incident.correlation_key)
+    if holder is not None and holder is not incident:
+        raise KeyInUse(incident.id, holder.id)
     incident.state = State.TRIGGERED
     incident.acknowledged_at = None
     incident.acknowledged_by = None
@@ -82,13 +90,16 @@ def reopen(ctx: Ctx, incident: Incident, actor: str, why: str) -> None:
     incident.resolved_at = None
     incident.resolved_by = None
     incident.episode += 1
+    incident.firing_since = ctx.now
+    # The status-update cadence counts afresh from the reopen, as if comms had just been reminded.
+    incident.last_reminded_at = ctx.now
+    ctx.take_key(incident)
     ctx.fresh.add(incident.id)
+    ctx.touched[incident.id] = incident
     ctx.log(incident, Kind.REOPENED, f"reopened by {actor}: {why}" if why else f"reopened by {actor}", actor)
-    if ctx.s.latest_by_key.get(incident.correlation_key) == incident.id:
-        for orphan in ctx.s.orphans.pop(incident.correlation_key, []):
-            if orphan.status is AlertStatus.FIRING:
-                attach(ctx, incident, orphan, Kind.ALERT_JOINED)
-        ctx.touched[incident.id] = incident
+    for orphan in ctx.s.orphans.pop(incident.correlation_key, []):
+        if orphan.status is AlertStatus.FIRING:
+            attach(ctx, incident, orphan, Kind.ALERT_JOINED)
 
 
 def place_firing(ctx: Ctx, alert: Alert, refire: bool) -> None:
@@ -114,7 +125,6 @@ def place_firing(ctx: Ctx, alert: Alert, refire: bool) -> None:
     if (
         latest is not None
         and latest.resolved_at is not None
-        and not latest.mirrored
         and ctx.now - latest.resolved_at <= ctx.settings.correlation.reopen_within
     ):
         reopen(ctx, latest, ACTOR, f"{alert.name} fired within reopen_within of the resolution")
@@ -131,48 +141,66 @@ def set_severity(
         return
     incident.severity = severity
     ctx.log(incident, Kind.SEVERITY_CHANGED, f"severity {old} → {severity} by {why}", actor)
+    # The incident's MTTx series move to the new severity; they must exist before their first observation.
+    ctx.d.observations.append(Observation("severity_changed", severity, incident.service))
     if route:
         escalation.severity_changed(ctx, incident)
 
 
-def _raise_by(ctx: Ctx, incident: Incident, route: bool, *, firing_for: bool) -> None:
+def _breadth(ctx: Ctx, incident: Incident) -> tuple[Severity, str] | None:
+    """The most severe breadth raise that matches now; each raise rule matches once per incident."""
+    best: tuple[Severity, str] | None = None
     for rule in ctx.settings.severity.raises:
-        condition = rule.when.firing_for if firing_for else rule.when.firing_alerts
-        if condition is None or rule.name in incident.raises:
+        needed = rule.when.firing_alerts
+        if needed is None or rule.name in incident.raises or incident.firing_alerts < needed:
             continue
-        if rule.when.firing_alerts is not None and incident.firing_alerts < rule.when.firing_alerts:
-            continue
-        if rule.when.firing_for is not None and (
-            ctx.now - incident.declared_at < rule.when.firing_for
-            or incident.firing_alerts == 0
-            or incident.state not in (State.TRIGGERED, State.ACKNOWLEDGED)
-        ):
+        if rule.when.firing_for is not None and not _firing_for(ctx, incident, rule.when.firing_for):
             continue
         if not matches_all(rule.matchers, incident.labels):
             continue
-        # Each raise matches once per incident, so a person's later choice of severity stands.
         incident.raises.append(rule.name)
         ctx.d.touch_incident(incident)
-        if rule.severity > incident.severity:
-            what = (
-                f"{incident.firing_alerts} alerts firing"
-                if not firing_for
-                else f"still firing after {format_duration(ctx.now - incident.declared_at)}"
-            )
-            set_severity(ctx, incident, rule.severity, f"raise {rule.name} ({what})", route=route)
+        if best is None or rule.severity > best[0]:
+            best = (rule.severity, f"raise {rule.name} ({incident.firing_alerts} alerts firing)")
+    return best
 
 
-def raise_check_due(ctx: Ctx, incident: Incident) -> None:
-    if incident.state.is_open:
-        _raise_by(ctx, incident, route=True, firing_for=True)
+def _firing_for(ctx: Ctx, incident: Incident, duration: timedelta) -> bool:
+    """Still firing ``duration`` into its current firing stretch, and nobody has mitigated it."""
+    return (
+        incident.state in (State.TRIGGERED, State.ACKNOWLEDGED)
+        and incident.firing_alerts > 0
+        and incident.firing_since is not None
+        and ctx.now - incident.firing_since >= duration
+    )
+
+
+def raise_check_due(ctx: Ctx, incident: Incident, rule_name: str) -> None:
+    """A raise-by-duration timer fell due; if the incident is not firing now, a later re-fire sets it again."""
+    rule = next((r for r in ctx.settings.severity.raises if r.name == rule_name), None)
+    if rule is None or rule.when.firing_for is None or rule.name in incident.raises or not incident.state.is_open:
+        return
+    if rule.when.firing_alerts is not None and incident.firing_alerts < rule.when.firing_alerts:
+        return
+    if not _firing_for(ctx, incident, rule.when.firing_for) or not matches_all(rule.matchers, incident.labels):
+        return
+    incident.raises.append(rule.name)
+    ctx.d.touch_incident(incident)
+    if rule.severity > incident.severity:
+        assert incident.firing_since is not None
+        lasted = format_duration(ctx.now - incident.firing_since)
+        set_severity(ctx, incident, rule.severity, f"raise {rule.name} (still firing after {lasted})")
 
 
 def settle(ctx: Ctx, incident: Incident) -> None:
-    """After all alerts of a decision are placed: timeline, re-fire transitions, raises, ladders, resolution."""
+    """After all alerts of a decision are placed: re-fire transitions, one severity change, ladders, resolution."""
     fresh = incident.id in ctx.fresh
     restart = False
     if not fresh and incident.id in ctx.refired and incident.state is State.MITIGATED:
+        # A new firing stretch: verification ends, raises by duration count afresh.
         lifecycle.cancel_verification(ctx, incident)
+        incident.firing_since = ctx.now
+        escalation.schedule_raise_checks(ctx, incident)
         if incident.acknowledged_at is not None:
             incident.state = State.ACKNOWLEDGED
             ctx.log(incident, Kind.NOTE, "an alert fired again after mitigation: back to acknowledged")
@@ -181,19 +209,26 @@ def settle(ctx: Ctx, incident: Incident) -> None:
             incident.episode += 1
             restart = True
             ctx.log(incident, Kind.NOTE, "an alert fired again after mitigation: back to triggered")
-    route = not (fresh or restart)
-    candidate = ctx.candidates.get(incident.id)
-    if candidate is not None and candidate[0] > incident.severity:
-        set_severity(ctx, incident, candidate[0], candidate[1], route=route)
-    _raise_by(ctx, incident, route=route, firing_for=False)
+    # One change of severity per decision: the most severe of the joining alerts and the raises that match.
+    target = ctx.candidates.get(incident.id)
+    breadth = _breadth(ctx, incident)
+    if breadth is not None and (target is None or breadth[0] > target[0]):
+        target = breadth
+    if target is not None and target[0] > incident.severity:
+        # A ladder (re)starting in this decision routes by the final severity itself.
+        set_severity(ctx, incident, target[0], target[1], route=not (fresh or restart))
+    if incident.id in ctx.declared:
+        # Counted at its severity once this decision settled it (a worse alert in the same webhook counts).
+        ctx.d.observations.append(Observation("declared", incident.severity, incident.service))
     if fresh or restart:
         escalation.start_ladder(ctx, incident)
+        escalation.schedule_reminder(ctx, incident)
     if fresh:
-        escalation.schedule_reminder(ctx, incident)
         escalation.schedule_raise_checks(ctx, incident)
-    elif not route:
-        escalation.schedule_reminder(ctx, incident)
     if incident.id in ctx.resolving and incident.firing_alerts == 0 and incident.state.is_open:
+        if not ctx.settings.resolution.verify_for.get(incident.severity):
+            lifecycle.resolve(ctx, incident, ACTOR, "all alerts resolved")
+            return
         if incident.state is not State.MITIGATED:
             lifecycle.mitigate(ctx, incident, ACTOR, "all alerts resolved")
         if incident.verifying_until is None:

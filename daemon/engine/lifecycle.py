@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from daemon.domain import AlertStatus, Incident, Kind, NotifyReason, State, Timer, TimerKind
 from daemon.engine import escalation
-from daemon.engine.context import Ctx
+from daemon.engine.context import ACTOR, Ctx
 from daemon.engine.state import IllegalTransition, Observation
 from rules.durations import format_duration
 
@@ -95,11 +95,8 @@ def resolve(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
 
 
 def start_verification(ctx: Ctx, incident: Incident) -> None:
-    """All alerts resolved: resolve after the severity's verification period with no re-fire (or now)."""
-    period = ctx.settings.resolution.verify_for.get(incident.severity)
-    if not period:
-        resolve(ctx, incident, "tocsin", "all alerts resolved")
-        return
+    """All alerts resolved and mitigated: resolve after the severity's verification period with no re-fire."""
+    period = ctx.settings.resolution.verify_for[incident.severity]
     incident.verifying_until = ctx.now + period
     ctx.d.set_timer(
         Timer(escalation.timer_key(incident, TimerKind.VERIFY), TimerKind.VERIFY, incident.id, incident.verifying_until)
@@ -129,4 +126,4 @@ def verification_due(ctx: Ctx, incident: Incident) -> None:
     ):
         period = ctx.settings.resolution.verify_for.get(incident.severity)
         note = "verified: no alert fired again" + (f" for {format_duration(period)}" if period else "")
-        resolve(ctx, incident, "tocsin", note)
+        resolve(ctx, incident, ACTOR, note)

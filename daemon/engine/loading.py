@@ -72,14 +72,16 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
         incidents: list[Incident] = yield IncidentsById(tuple(sorted(wanted)))
         for incident in incidents:
             keep_incident(incident)
-    if needs.keys:
-        latest: list[Incident] = yield LatestIncidentByKey(tuple(sorted(needs.keys)))
+    keys = set(needs.keys)
+    if needs.members:
+        # Lifecycle events learn the keys of their incidents only now: a reopen must see who holds the key.
+        keys |= {i.correlation_key for i in s.incidents.values()}
+    if keys:
+        latest: list[Incident] = yield LatestIncidentByKey(tuple(sorted(keys)))
         for incident in latest:
             s.latest_by_key[incident.correlation_key] = keep_incident(incident).id
         closed = tuple(
-            sorted(
-                k for k in needs.keys if k not in s.latest_by_key or not s.incidents[s.latest_by_key[k]].state.is_open
-            )
+            sorted(k for k in keys if k not in s.latest_by_key or not s.incidents[s.latest_by_key[k]].state.is_open)
         )
         if closed:
             orphans: list[Alert] = yield OrphansByKey(closed)

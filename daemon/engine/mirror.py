@@ -45,7 +45,7 @@ def _create(ctx: Ctx, event: PagerDutyIncident) -> Incident:
         mirrored=True,
     )
     ctx.s.incidents[incident.id] = incident
-    ctx.s.latest_by_key[incident.correlation_key] = incident.id
+    ctx.take_key(incident)
     number = f" #{event.number}" if event.number is not None else ""
     ctx.log(
         incident,

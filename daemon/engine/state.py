@@ -67,6 +67,15 @@ class IllegalTransition(EngineError):
         self.state = state
 
 
+class KeyInUse(IllegalTransition):
+    """At most one incident of a correlation key is open at a time."""
+
+    def __init__(self, incident_id: str, holder: str) -> None:
+        super().__init__(incident_id, "reopen", "resolved")
+        self.args = (f"cannot reopen {incident_id}: {holder} is open for the same correlation key",)
+        self.holder = holder
+
+
 @dataclass(frozen=True, slots=True)
 class NotifyIntent:
     """The engine's wish to notify; the shell renders it into an outbox Notification in the same commit."""
@@ -84,7 +93,8 @@ class NotifyIntent:
 class Observation:
     """A metric to record once the decision is committed."""
 
-    metric: str  # "declared", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve", "escalation"
+    # "declared", "severity_changed", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve", "escalation"
+    metric: str
     severity: Severity
     service: str
     value: float = 0.0
@@ -104,6 +114,8 @@ class Decision:
     # The intents rendered into outbox entries by the shell, inside the same commit.
     notifications: list[Notification] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    # Correlation key -> the incident that now holds it (declared, or reopened).
+    pointers: dict[str, str] = field(default_factory=dict)
     # Webhook deliveries processed by this decision (recorded so a redelivery changes nothing).
     webhooks: set[str] = field(default_factory=set)
     deduplicated: int = 0
@@ -122,6 +134,7 @@ class Decision:
             or self.timers_cancelled
             or self.intents
             or self.webhooks
+            or self.pointers
         )
 
     def touch_alert(self, alert: Alert) -> None:

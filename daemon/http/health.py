@@ -7,7 +7,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
-from daemon.store.base import StoreUnavailable
+from daemon.metrics import STATES
+from daemon.store.base import IncidentFilter, StoreUnavailable
+
+# Open incidents per state whose MTTx series are created at scrape time; beyond this, newest first, an incident
+# declared on another replica may have its first observation unseen by rate() (a storm's tail, not the norm).
+PREPARE_LIMIT = 1000
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -30,6 +35,12 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         # Store-derived gauges are read at scrape time, so every replica exports the same values.
         svc.metrics.set_open_incidents(await svc.store.open_incident_counts())
+        # Each replica observes the transitions it decides, possibly of incidents another replica declared (or
+        # that were declared before this process started): their series must exist before that observation.
+        for state in STATES:
+            page = await svc.store.list_incidents(IncidentFilter(state=state), PREPARE_LIMIT, None)
+            for incident in page.items:
+                svc.metrics.prepare_incident(incident.severity.value, incident.service)
         svc.metrics.store_up.set(1)
     except StoreUnavailable:
         svc.metrics.store_up.set(0)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import structlog
 from aiohttp import web
@@ -18,6 +21,17 @@ from daemon.ingest.errors import IngestError, unauthorized
 from daemon.store.base import StoreUnavailable
 
 log = structlog.get_logger("tocsin.ingest")
+BIG_BODY = 256 * 1024  # parsed in a thread: a 10 MiB webhook takes a few hundred ms to validate
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+async def off_loop_if_big(raw: bytes, parse: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Small bodies are parsed at once; big ones in a thread, so the event loop keeps answering."""
+    if len(raw) > BIG_BODY:
+        return await asyncio.to_thread(parse, *args, **kwargs)
+    return parse(*args, **kwargs)
 
 
 def _reject(request: web.Request, source: str, exc: IngestError) -> None:
@@ -37,7 +51,7 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
             raise unauthorized()
         require_json(request)
         raw = await read_body(request, settings.limits.max_body_bytes)
-        hook = alertmanager.parse(raw, settings.limits)
+        hook = await off_loop_if_big(raw, alertmanager.parse, raw, settings.limits)
     except IngestError as exc:
         _reject(request, "alertmanager", exc)
         raise
@@ -77,8 +91,13 @@ async def pagerduty_enqueue(request: web.Request) -> web.Response:
     try:
         require_json(request)
         raw = await read_body(request, settings.limits.max_body_bytes)
-        event = pagerduty_events.parse(
-            raw, settings.sources.pagerduty.integrations, settings.limits, lambda: uuid.uuid4().hex
+        event = await off_loop_if_big(
+            raw,
+            pagerduty_events.parse,
+            raw,
+            settings.sources.pagerduty.integrations,
+            settings.limits,
+            lambda: uuid.uuid4().hex,
         )
     except IngestError as exc:
         _reject(request, "pagerduty", exc)
@@ -96,7 +115,8 @@ async def pagerduty_enqueue(request: web.Request) -> web.Response:
         svc.metrics.rejected.labels("pagerduty", "store_unavailable").inc()
         log.warning("store_unavailable", error=str(exc))
         return _pd_error(503, "unavailable", "the store is unavailable; retry later", [str(exc)], {"Retry-After": "5"})
-    svc.metrics.alerts_received.labels("pagerduty").inc()
+    if event.action != "acknowledge":
+        svc.metrics.alerts_received.labels("pagerduty").inc()
     if decision.deduplicated:
         svc.metrics.alerts_deduplicated.labels("pagerduty").inc(decision.deduplicated)
     svc.metrics.ingest_latency.labels("pagerduty").observe(time.perf_counter() - started)
@@ -118,5 +138,9 @@ async def pagerduty_webhook(request: web.Request) -> web.Response:
         raise
     if event is None:
         return json_response({"status": "ignored"})
-    decision = await svc.pipeline.submit(event)
+    try:
+        decision = await svc.pipeline.submit(event)
+    except StoreUnavailable:
+        svc.metrics.rejected.labels("pagerduty_webhook", "store_unavailable").inc()
+        raise
     return json_response({"status": "ok" if decision.changed else "duplicate", "incident": decision.incident_id})

@@ -28,7 +28,8 @@ class _Alert(BaseModel):
     startsAt: datetime = Field(strict=True)
     endsAt: datetime | None = Field(default=None, strict=True)
     generatorURL: str = ""
-    fingerprint: str = ""
+    # Alertmanager's are 16 hex digits; PagerDuty caps its dedup_key at 255 characters.
+    fingerprint: str = Field(default="", max_length=255)
 
 
 class _Webhook(BaseModel):

@@ -11,6 +11,10 @@ def open_store(url: str) -> Store:
         from daemon.store.sqlite import SqliteStore
 
         return SqliteStore(url)
+    if url.startswith(("redis://", "rediss://", "redis+sentinel://", "unix://")):
+        from daemon.store.redis import RedisStore
+
+        return RedisStore(url)
     raise ValueError(f"unsupported store {url!r}")
 
 

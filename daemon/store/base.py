@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
@@ -66,21 +66,31 @@ class Store(Protocol):
 
     async def get_incident(self, incident_id: str) -> IncidentView | None: ...
 
+    async def get_incident_summary(self, incident_id: str) -> Incident | None:
+        """The incident alone, without its alerts and timeline."""
+
     async def list_incidents(self, where: IncidentFilter, limit: int, cursor: str | None) -> Page[Incident]: ...
 
     async def list_alerts(self, status: str | None, limit: int, cursor: str | None) -> Page[Alert]: ...
 
-    async def due_timers(self, now: datetime, limit: int) -> list[Timer]: ...
+    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta) -> list[Timer]:
+        """Timers due at ``now``, each held for ``lease``: no other claim gets it until the lease ends, and one
+        whose holder died (its decision never committed) is due again then. Firing it removes or replaces it."""
 
-    async def next_timer_due(self) -> datetime | None: ...
+    async def next_timer_due(self) -> datetime | None:
+        """When the earliest timer (or lease) falls due."""
 
-    async def pending_notifications(self, now: datetime, limit: int) -> list[Notification]: ...
+    async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
+        """Outbox entries due at ``now``, held for ``lease``, with ``attempts`` counting this claim."""
 
     async def next_notification_due(self) -> datetime | None: ...
 
-    async def start_delivery(self, key: str, attempts: int) -> None: ...
+    async def record_delivery(self, delivery: Delivery) -> None:
+        """The entry was sent: remove it from the outbox and add its timeline lines."""
 
-    async def record_delivery(self, delivery: Delivery) -> None: ...
+    async def purge(self, before: datetime) -> int:
+        """Forget incidents resolved before ``before`` (their alerts and timeline) and alerts resolved before it
+        that belong to no kept incident; returns how many incidents went."""
 
     async def open_incident_counts(self) -> dict[tuple[str, str], int]:
         """(severity, state) -> number of open incidents, for the gauges."""

@@ -87,7 +87,9 @@ def incident_from(d: dict[str, Any]) -> Incident:
         status_phase=d["status_phase"],
         observed=d["observed"],
         mirrored=d["mirrored"],
-        title_by_person=d["title_by_person"],
+        # Later additions: absent from incidents stored by older versions.
+        firing_since=parse_iso_or_none(d.get("firing_since")),
+        last_reminded_at=parse_iso_or_none(d.get("last_reminded_at")),
         notify_seq=d["notify_seq"],
         version=d["version"],
     )

@@ -73,6 +73,24 @@ MIGRATIONS: list[str] = [
     CREATE TABLE webhooks (id TEXT PRIMARY KEY, seen_at REAL NOT NULL) WITHOUT ROWID;
     CREATE INDEX webhooks_seen ON webhooks (seen_at);
     """,
+    # 3: retention: when incidents and alerts resolved, so old ones can be purged.
+    """
+    ALTER TABLE alerts ADD COLUMN ends_at REAL;
+    ALTER TABLE incidents ADD COLUMN resolved_at REAL;
+    CREATE INDEX incidents_resolved ON incidents (resolved_at) WHERE state = 'resolved';
+    CREATE INDEX alerts_resolved ON alerts (ends_at) WHERE status = 'resolved';
+    UPDATE alerts SET ends_at = CAST(strftime('%s', json_extract(CAST(data AS TEXT), '$.ends_at')) AS REAL)
+        WHERE status = 'resolved';
+    UPDATE incidents SET resolved_at = CAST(strftime('%s', json_extract(CAST(data AS TEXT), '$.resolved_at')) AS REAL)
+        WHERE state = 'resolved';
+    """,
+    # 4: which incident holds each correlation key (the newest, or the one reopened since).
+    """
+    CREATE TABLE keys (correlation_key TEXT PRIMARY KEY, incident_id TEXT NOT NULL) WITHOUT ROWID;
+    INSERT INTO keys (correlation_key, incident_id)
+        SELECT correlation_key, id FROM incidents AS i
+        WHERE seq = (SELECT MAX(seq) FROM incidents WHERE correlation_key = i.correlation_key);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,6 +9,7 @@ on the disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
@@ -29,6 +30,8 @@ from daemon.timefmt import iso
 T = TypeVar("T")
 _CHUNK = 500  # ids per IN (...) clause
 _MAX_BATCH = 256  # decisions per group commit
+WRITE_TIMEOUT = 10.0  # seconds a caller waits for its commit before answering 503
+PROBE_BYTES = 256 * 1024  # what readiness writes (and removes) after a failed commit
 # PagerDuty retries a webhook for hours at most; a week of remembered ids is plenty.
 WEBHOOK_MEMORY = timedelta(days=7)
 
@@ -86,6 +89,8 @@ class SqliteStore:
         self._wake = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
         self._closing = False
+        # False after a commit failed, until a later one succeeds: readiness fails meanwhile.
+        self.healthy = True
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -138,11 +143,16 @@ class SqliteStore:
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._closing:
             raise StoreUnavailable("the store is closing")
+        if self._drainer is None or self._drainer.done():
+            raise StoreUnavailable("the store's writer is not running")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((work, future))
         self._wake.set()
-        # A caller that goes away must not cancel a commit the others wait for.
-        return await asyncio.shield(future)
+        try:
+            # A caller that goes away must not cancel a commit the others wait for; a stalled disk is a 503.
+            return await asyncio.wait_for(asyncio.shield(future), WRITE_TIMEOUT)
+        except TimeoutError:
+            raise StoreUnavailable(f"no commit within {WRITE_TIMEOUT:.0f}s") from None
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -152,41 +162,65 @@ class SqliteStore:
             while self._queue:
                 batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
                 assert self._writer is not None
-                outcomes = await loop.run_in_executor(self._writer, self._commit, [work for work, _ in batch])
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(outcome, BaseException):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
+                try:
+                    outcomes = await loop.run_in_executor(self._writer, self._commit, [work for work, _ in batch])
+                except BaseException as exc:
+                    # Whatever happens, every caller gets an answer and the writer lives on.
+                    failure = StoreUnavailable(f"the writer failed: {exc}")
+                    outcomes = [failure] * len(batch)
+                    if isinstance(exc, asyncio.CancelledError):
+                        self._settle(batch, outcomes)
+                        raise
+                self._settle(batch, outcomes)
             if self._closing:
                 return
 
+    @staticmethod
+    def _settle(
+        batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]], outcomes: list[Any]
+    ) -> None:
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
     def _commit(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+        """One transaction for the batch, a savepoint per decision; never raises (the drainer must live)."""
         conn = self._wconn
         if conn is None:
             return [StoreUnavailable("the store is closed")] * len(works)
-        outcomes: list[Any] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            return [StoreUnavailable(f"cannot begin: {exc}")] * len(works)
+            outcomes = self._transaction(conn, works)
+        except Exception as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            self.healthy = False
+            return [StoreUnavailable(f"cannot commit: {exc}")] * len(works)
+        self.healthy = not any(isinstance(o, StoreUnavailable) for o in outcomes)
+        return outcomes
+
+    @staticmethod
+    def _transaction(conn: sqlite3.Connection, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes: list[Any] = []
         for work in works:
             conn.execute("SAVEPOINT decision")
             try:
                 outcomes.append(work(conn))
-                conn.execute("RELEASE decision")
+            except sqlite3.Error as exc:
+                if not conn.in_transaction:
+                    raise  # SQLite rolled the whole transaction back itself (disk full, I/O error): all fail
+                conn.execute("ROLLBACK TO decision")
+                outcomes.append(StoreUnavailable(f"cannot write: {exc}"))
             except Exception as exc:
                 conn.execute("ROLLBACK TO decision")
-                conn.execute("RELEASE decision")
-                outcomes.append(StoreUnavailable(f"cannot write: {exc}") if isinstance(exc, sqlite3.Error) else exc)
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            return [StoreUnavailable(f"cannot commit: {exc}")] * len(works)
+                outcomes.append(exc)
+            conn.execute("RELEASE decision")
+        conn.execute("COMMIT")
         return outcomes
 
     # -- decisions ----------------------------------------------------------------------------------
@@ -228,7 +262,9 @@ class SqliteStore:
                 found = []
                 for key in keys:
                     row = conn.execute(
-                        "SELECT data FROM incidents WHERE correlation_key = ? ORDER BY seq DESC LIMIT 1", (key,)
+                        "SELECT i.data FROM keys AS k JOIN incidents AS i ON i.id = k.incident_id "
+                        "WHERE k.correlation_key = ?",
+                        (key,),
                     ).fetchone()
                     if row is not None:
                         found.append(codec.incident_from(codec.loads(row[0])))
@@ -273,20 +309,35 @@ class SqliteStore:
     def _store(self, conn: sqlite3.Connection, d: Decision) -> None:
         if d.alerts:
             conn.executemany(
-                "INSERT INTO alerts (fingerprint, status, correlation_key, incident_id, data) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO alerts (fingerprint, status, correlation_key, incident_id, ends_at, data) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (fingerprint) DO UPDATE SET status = excluded.status, "
-                "correlation_key = excluded.correlation_key, incident_id = excluded.incident_id, data = excluded.data",
+                "correlation_key = excluded.correlation_key, incident_id = excluded.incident_id, "
+                "ends_at = excluded.ends_at, data = excluded.data",
                 [
-                    (a.fingerprint, a.status.value, a.correlation_key, a.incident_id, codec.dumps(a))
+                    (
+                        a.fingerprint,
+                        a.status.value,
+                        a.correlation_key,
+                        a.incident_id,
+                        _ts(a.ends_at) if a.ends_at else None,
+                        codec.dumps(a),
+                    )
                     for a in d.alerts.values()
                 ],
             )
         if d.incidents:
             conn.executemany(
-                "INSERT INTO incidents (id, state, severity, service, correlation_key, data) VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO incidents (id, state, severity, service, correlation_key, resolved_at, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET state = excluded.state, severity = excluded.severity, "
-                "service = excluded.service, correlation_key = excluded.correlation_key, data = excluded.data",
+                "service = excluded.service, correlation_key = excluded.correlation_key, "
+                "resolved_at = excluded.resolved_at, data = excluded.data",
                 [self._incident_row(i) for i in d.incidents.values()],
+            )
+        if d.pointers:
+            conn.executemany(
+                "INSERT OR REPLACE INTO keys (correlation_key, incident_id) VALUES (?, ?)", d.pointers.items()
             )
         if d.memberships:
             conn.executemany(
@@ -318,9 +369,10 @@ class SqliteStore:
             )
 
     @staticmethod
-    def _incident_row(i: Incident) -> tuple[str, str, str, str, str, bytes]:
+    def _incident_row(i: Incident) -> tuple[str, str, str, str, str, float | None, bytes]:
         i.version += 1
-        return (i.id, i.state.value, i.severity.value, i.service, i.correlation_key, codec.dumps(i))
+        resolved = _ts(i.resolved_at) if i.resolved_at else None
+        return (i.id, i.state.value, i.severity.value, i.service, i.correlation_key, resolved, codec.dumps(i))
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -352,6 +404,14 @@ class SqliteStore:
 
     async def ping(self) -> None:
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+        if not self.healthy:
+            # The last commit failed (a full disk, say): ready again only once a request's worth can be written.
+            await self._write(self._probe)
+
+    @staticmethod
+    def _probe(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO sequences (name, value) VALUES (?, 0)", ("probe:" + "x" * PROBE_BYTES,))
+        conn.execute("DELETE FROM sequences WHERE name LIKE 'probe:%'")
 
     async def get_incident(self, incident_id: str) -> IncidentView | None:
         def work(conn: sqlite3.Connection) -> IncidentView | None:
@@ -375,6 +435,12 @@ class SqliteStore:
             return IncidentView(codec.incident_from(codec.loads(row[0])), alerts, timeline)
 
         return await self._read(work)
+
+    async def get_incident_summary(self, incident_id: str) -> Incident | None:
+        row = await self._read(
+            lambda conn: conn.execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        )
+        return None if row is None else codec.incident_from(codec.loads(row[0]))
 
     async def list_incidents(self, where: IncidentFilter, limit: int, after: str | None) -> Page[Incident]:
         clauses, args = [], []
@@ -407,36 +473,38 @@ class SqliteStore:
 
     # -- timers and outbox --------------------------------------------------------------------------
 
-    async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
-        rows = await self._read(
-            lambda conn: conn.execute(
-                "SELECT data FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?", (_ts(now), limit)
+    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta) -> list[Timer]:
+        # The timer's own due time stays in its data (the engine compares it); the queue position moves on.
+        def work(conn: sqlite3.Connection) -> list[Timer]:
+            rows = conn.execute(
+                "UPDATE timers SET due_at = ? WHERE key IN "
+                "(SELECT key FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?) RETURNING data",
+                (_ts(now + lease), _ts(now), limit),
             ).fetchall()
-        )
-        return [codec.timer_from(codec.loads(r[0])) for r in rows]
+            return sorted((codec.timer_from(codec.loads(r[0])) for r in rows), key=lambda t: t.due_at)
+
+        return await self._write(work)
 
     async def next_timer_due(self) -> datetime | None:
         row = await self._read(lambda conn: conn.execute("SELECT MIN(due_at) FROM timers").fetchone())
         return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
 
-    async def start_delivery(self, key: str, attempts: int) -> None:
-        """Count the attempt before sending: a notification that crashes tocsin again and again is given up."""
-        await self._write(lambda conn: conn.execute("UPDATE outbox SET attempts = ? WHERE key = ?", (attempts, key)))
-
-    async def pending_notifications(self, now: datetime, limit: int) -> list[Notification]:
-        rows = await self._read(
-            lambda conn: conn.execute(
-                "SELECT data, attempts FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-                "ORDER BY next_attempt_at, seq LIMIT ?",
-                (_ts(now), limit),
+    async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
+        def work(conn: sqlite3.Connection) -> list[Notification]:
+            rows = conn.execute(
+                "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 WHERE seq IN "
+                "(SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY next_attempt_at, seq LIMIT ?) RETURNING seq, data, attempts",
+                (_ts(now + lease), _ts(now), limit),
             ).fetchall()
-        )
-        found = []
-        for data, attempts in rows:
-            notification = codec.notification_from(codec.loads(data))
-            notification.attempts = attempts
-            found.append(notification)
-        return found
+            found = []
+            for _, data, attempts in sorted(rows):
+                notification = codec.notification_from(codec.loads(data))
+                notification.attempts = attempts
+                found.append(notification)
+            return found
+
+        return await self._write(work)
 
     async def next_notification_due(self) -> datetime | None:
         row = await self._read(
@@ -446,12 +514,36 @@ class SqliteStore:
 
     async def record_delivery(self, delivery: Delivery) -> None:
         def work(conn: sqlite3.Connection) -> None:
+            # Kept as 'done' (not deleted) so that its key keeps a repeated decision from queueing it again.
             conn.execute(
                 "UPDATE outbox SET status = 'done', attempts = ? WHERE key = ?", (delivery.attempts, delivery.key)
             )
             self._timeline(conn, delivery.timeline)
 
         await self._write(work)
+
+    async def purge(self, before: datetime) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            cutoff = _ts(before)
+            gone = [
+                r[0]
+                for r in conn.execute(
+                    "DELETE FROM incidents WHERE state = 'resolved' AND resolved_at < ? RETURNING id", (cutoff,)
+                )
+            ]
+            for chunk in _chunks(gone):
+                marks = _marks(len(chunk))
+                for table in ("timeline", "incident_alerts", "outbox", "timers", "keys"):
+                    conn.execute(f"DELETE FROM {table} WHERE incident_id IN ({marks})", chunk)
+            conn.execute(
+                "DELETE FROM alerts WHERE status = 'resolved' AND ends_at < ? AND (incident_id IS NULL OR "
+                "incident_id NOT IN (SELECT id FROM incidents))",
+                (cutoff,),
+            )
+            conn.execute("DELETE FROM incident_alerts WHERE fingerprint NOT IN (SELECT fingerprint FROM alerts)")
+            return len(gone)
+
+        return await self._write(work)
 
     @staticmethod
     def _timeline(conn: sqlite3.Connection, entries: list[TimelineEntry]) -> None:

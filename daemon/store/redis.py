@@ -1,0 +1,492 @@
+"""The Redis store, for several replicas on one Redis.
+
+Every decision is optimistic: load what it needs (noting each version read), decide, and commit in one Lua
+script that checks those versions first; on a difference nothing is written and the decision is taken
+again on fresh state. Timers and outbox entries sit in sorted sets and are claimed with a lease, so each
+fires once across replicas and a dead replica's claims pass to another when the lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import orjson
+from redis import asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from daemon.domain import Alert, AlertStatus, Incident, Notification, TimelineEntry, Timer
+from daemon.engine import loading
+from daemon.engine.state import Decision, Needs, Slice, format_incident_id
+from daemon.store import codec, cursor
+from daemon.store.base import Decide, Delivery, IncidentFilter, IncidentView, Page, StoreUnavailable
+from daemon.store.redis_keys import Keys
+from daemon.store.redis_scripts import (
+    CLAIM_NOTIFICATIONS,
+    CLAIM_TIMERS,
+    COMMIT,
+    PURGE_ALERT,
+    PURGE_INCIDENT,
+    RECORD_DELIVERY,
+)
+from daemon.timefmt import iso
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 64  # decisions retried on conflict before giving up with a 503
+NOTIFICATION_KEY_TTL = timedelta(days=7)
+WEBHOOK_TTL = timedelta(days=7)
+SCAN = 200
+
+
+class NeedIds(Exception):
+    """The decision wants another incident id than the ones reserved; reserve one and decide again."""
+
+    def __init__(self, year: int) -> None:
+        super().__init__(year)
+        self.year = year
+
+
+class _Ids:
+    """Incident ids reserved with INCR before deciding (the engine cannot wait for Redis in mid-decision)."""
+
+    def __init__(self) -> None:
+        self.pool: dict[int, list[int]] = {}
+        self.taken: list[tuple[int, int]] = []
+
+    def next_incident_id(self, now: datetime) -> str:
+        year = now.astimezone(UTC).year
+        numbers = self.pool.get(year)
+        if not numbers:
+            raise NeedIds(year)
+        number = numbers.pop(0)
+        self.taken.append((year, number))
+        return format_incident_id(year, number)
+
+    def give_back(self) -> None:
+        """The decision that took these did not commit: the next one uses them (no gap)."""
+        for year, number in reversed(self.taken):
+            self.pool.setdefault(year, []).insert(0, number)
+        self.taken.clear()
+
+
+@dataclass
+class _Read:
+    """The versions one decision read, checked by its commit."""
+
+    alerts: dict[str, int] = field(default_factory=dict)
+    incidents: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)
+    webhooks: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RedisOptions:
+    prefix: str = "tocsin"
+    timeout: float = 2.0
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def parse_redis_url(url: str) -> tuple[str, RedisOptions, dict[str, Any]]:
+    """Split tocsin's own options (``prefix``, ``timeout``) from the URL redis-py understands."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    options = RedisOptions(
+        prefix=query.pop("prefix", ["tocsin"])[0],
+        timeout=float(query.pop("timeout", ["2"])[0]),
+    )
+    rest = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
+    clean = parts._replace(query=rest).geturl()
+    extra: dict[str, Any] = {}
+    if parts.scheme == "redis+sentinel":
+        # redis+sentinel://[:password@]host:port[,host:port]/service[/db]
+        hosts = [h.rsplit(":", 1) for h in parts.netloc.rsplit("@", 1)[-1].split(",")]
+        path = [p for p in parts.path.split("/") if p]
+        extra = {
+            "sentinels": [(h, int(p)) for h, p in hosts],
+            "service": path[0] if path else "mymaster",
+            "db": int(path[1]) if len(path) > 1 else 0,
+            "password": unquote(parts.password) if parts.password else None,
+        }
+    return clean, options, extra
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        self.url, self.options, self._sentinel = parse_redis_url(url)
+        self.keys = Keys(self.options.prefix)
+        # Typed loosely: redis-py's own annotations do not tell bytes answers from str ones.
+        self._redis: Any = None
+        self._ids = _Ids()
+        self._lock = asyncio.Lock()  # the id pool is this process's; decisions using it take turns at reserving
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        timeout = self.options.timeout
+        # Fail fast (socket timeouts, one quick retry): an unreachable store is a 503, not a hang.
+        common: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
+            "health_check_interval": 15,
+        }
+        if self._sentinel:
+            sentinel = Sentinel(self._sentinel["sentinels"], socket_timeout=timeout)  # type: ignore[no-untyped-call]
+            self._redis = sentinel.master_for(
+                self._sentinel["service"], db=self._sentinel["db"], password=self._sentinel["password"], **common
+            )
+        else:
+            self._redis = aioredis.Redis.from_url(self.url, **common)
+        r = self._redis
+        self._commit = r.register_script(COMMIT)
+        self._claim_timers = r.register_script(CLAIM_TIMERS)
+        self._claim_notes = r.register_script(CLAIM_NOTIFICATIONS)
+        self._record = r.register_script(RECORD_DELIVERY)
+        self._purge_incident = r.register_script(PURGE_INCIDENT)
+        self._purge_alert = r.register_script(PURGE_ALERT)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    @property
+    def r(self) -> Any:
+        if self._redis is None:
+            raise StoreUnavailable("the store is not open")
+        return self._redis
+
+    async def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await work()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._call(self.r.ping)
+
+    # -- decisions ----------------------------------------------------------------------------------
+
+    async def decide(self, needs: Needs, decide: Decide) -> Decision:
+        for attempt in range(MAX_ATTEMPTS):
+            s, read = await self._call(lambda: self._load(needs))
+            try:
+                decision = decide(s)
+            except NeedIds as want:
+                self._ids.give_back()  # the ids this attempt took go back: the next attempt needs them all
+                await self._reserve(want.year)
+                continue
+            except BaseException:
+                self._ids.give_back()
+                raise
+            payload = self._payload(decision, read)
+            try:
+                result = await self._call(functools.partial(self._commit, args=[self.keys.base, payload]))
+            except BaseException:
+                # The outcome is unknown; the caller answers 503 and the sender retries, which is idempotent.
+                self._ids.taken.clear()
+                raise
+            if result[0] == b"ok":
+                self._ids.taken.clear()
+                return decision
+            self._ids.give_back()
+            # Someone else committed what we read: take the decision again on fresh state.
+            await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
+        raise StoreUnavailable(f"gave up after {MAX_ATTEMPTS} conflicting attempts")
+
+    async def _reserve(self, year: int) -> None:
+        number = await self._call(lambda: self.r.incr(self.keys.incident_seq(year)))
+        self._ids.pool.setdefault(year, []).append(int(number))
+
+    async def _load(self, needs: Needs) -> tuple[Slice, _Read]:
+        read = _Read()
+        steps = loading.plan(needs, self._ids)
+        try:
+            query = next(steps)
+            while True:
+                query = steps.send(await self._answer(query, read))
+        except StopIteration as done:
+            return done.value, read
+
+    async def _hashes(self, keys: list[str]) -> list[tuple[int, bytes] | None]:
+        pipe = self.r.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(key, "v", "d")
+        out: list[tuple[int, bytes] | None] = []
+        for v, d in await pipe.execute():
+            out.append(None if d is None else (int(v), d))
+        return out
+
+    async def _alerts(self, fingerprints: Iterable[str], read: _Read) -> list[Alert]:
+        fps = list(fingerprints)
+        found = []
+        for fp, row in zip(fps, await self._hashes([self.keys.alert(f) for f in fps]), strict=True):
+            read.alerts.setdefault(fp, row[0] if row else 0)
+            if row is not None:
+                found.append(codec.alert_from(codec.loads(row[1])))
+        return found
+
+    async def _incidents(self, ids: Iterable[str], read: _Read) -> list[Incident]:
+        wanted = list(ids)
+        found = []
+        for iid, row in zip(wanted, await self._hashes([self.keys.incident(i) for i in wanted]), strict=True):
+            if row is not None:
+                read.incidents.setdefault(iid, row[0])
+                found.append(codec.incident_from(codec.loads(row[1])))
+        return found
+
+    async def _answer(self, query: loading.Query, read: _Read) -> Any:
+        r, k = self.r, self.keys
+        match query:
+            case loading.AlertsByFingerprint(fingerprints=fps):
+                return await self._alerts(fps, read)
+            case loading.IncidentsById(ids=ids):
+                return await self._incidents(ids, read)
+            case loading.LatestIncidentByKey(keys=cks):
+                pipe = r.pipeline(transaction=False)
+                for ck in cks:
+                    pipe.get(k.keyv(ck))
+                    pipe.get(k.key(ck))
+                answers = await pipe.execute()
+                pointed: list[str] = []
+                for i, ck in enumerate(cks):
+                    version, pointer = answers[2 * i], answers[2 * i + 1]
+                    read.keys.setdefault(ck, int(version or 0))
+                    if pointer is not None:
+                        pointed.append(pointer.decode())
+                return await self._incidents(pointed, read)
+            case loading.OrphansByKey(keys=cks):
+                pipe = r.pipeline(transaction=False)
+                for ck in cks:
+                    pipe.smembers(k.orphans(ck))
+                orphaned = sorted({fp.decode() for members in await pipe.execute() for fp in members})
+                candidates = await self._alerts(orphaned, read)
+                return [a for a in candidates if a.status is AlertStatus.FIRING and a.incident_id is None]
+            case loading.MembersOf(incident_ids=ids):
+                pipe = r.pipeline(transaction=False)
+                for iid in ids:
+                    pipe.smembers(k.members(iid))
+                pairs = [
+                    (iid, fp.decode()) for iid, members in zip(ids, await pipe.execute(), strict=True) for fp in members
+                ]
+                by_fp = {a.fingerprint: a for a in await self._alerts({fp for _, fp in pairs}, read)}
+                return [(iid, by_fp[fp]) for iid, fp in sorted(pairs) if fp in by_fp]
+            case loading.TimersOf(incident_ids=ids):
+                pipe = r.pipeline(transaction=False)
+                for iid in ids:
+                    pipe.smembers(k.itimers(iid))
+                keys = [key.decode() for members in await pipe.execute() for key in members]
+                raw = await r.mget([k.timer(key) for key in keys]) if keys else []
+                return [codec.timer_from(codec.loads(d)) for d in raw if d is not None]
+            case loading.SeenWebhooks(ids=ids):
+                pipe = r.pipeline(transaction=False)
+                for wid in ids:
+                    pipe.exists(k.webhook(wid))
+                seen = {wid for wid, n in zip(ids, await pipe.execute(), strict=True) if n}
+                read.webhooks.extend(wid for wid in ids if wid not in seen)
+                return seen
+        raise TypeError(f"unknown query {query!r}")
+
+    def _payload(self, d: Decision, read: _Read) -> bytes:
+        alerts = []
+        for a in d.alerts.values():
+            a.version = read.alerts.get(a.fingerprint, 0) + 1
+            entry: dict[str, Any] = {
+                "fp": a.fingerprint,
+                "v": a.version,
+                "d": codec.dumps(a).decode(),
+                "ck": a.correlation_key,
+                "orphan": a.status is AlertStatus.FIRING and a.incident_id is None,
+            }
+            if a.status is AlertStatus.RESOLVED and a.ends_at is not None:
+                entry["ended"] = _ts(a.ends_at)
+            alerts.append(entry)
+        incidents = []
+        for i in d.incidents.values():
+            i.version = read.incidents.get(i.id, 0) + 1
+            entry = {"id": i.id, "v": i.version, "d": codec.dumps(i).decode(), "ck": i.correlation_key}
+            if not i.state.is_open and i.resolved_at is not None:
+                entry["resolved"] = _ts(i.resolved_at)
+            incidents.append(entry)
+        payload = {
+            "checks": {
+                "alerts": {fp: v for fp, v in read.alerts.items() if fp in d.alerts} or {},
+                "incidents": read.incidents,
+                "keys": read.keys,
+                "webhooks": [w for w in read.webhooks if w in d.webhooks],
+            },
+            "alerts": alerts,
+            "incidents": incidents,
+            "pointers": d.pointers or {},
+            "members": sorted(d.memberships),
+            "timeline": [[e.incident_id, codec.dumps(_entry(e)).decode()] for e in d.timeline],
+            "timers_set": [
+                {"key": t.key, "due": _ts(t.due_at), "d": codec.dumps(t).decode(), "iid": t.incident_id}
+                for t in d.timers_set.values()
+            ],
+            "timers_cancelled": [[key, key.split("/", 1)[0]] for key in sorted(d.timers_cancelled)],
+            "notifications": [
+                {"key": n.key, "d": codec.dumps(n).decode(), "at": _ts(n.created_at)} for n in d.notifications
+            ],
+            "webhooks": sorted(d.webhooks),
+            "nkey_ttl": int(NOTIFICATION_KEY_TTL.total_seconds()),
+            "webhook_ttl": int(WEBHOOK_TTL.total_seconds()),
+        }
+        return orjson.dumps(payload)
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    async def get_incident(self, incident_id: str) -> IncidentView | None:
+        async def work() -> IncidentView | None:
+            k = self.keys
+            pipe = self.r.pipeline(transaction=False)
+            pipe.hget(k.incident(incident_id), "d")
+            pipe.smembers(k.members(incident_id))
+            pipe.lrange(k.timeline(incident_id), 0, -1)
+            data, members, entries = await pipe.execute()
+            if data is None:
+                return None
+            alerts = await self._alerts(sorted(m.decode() for m in members), _Read())
+            order = await self._alert_order([a.fingerprint for a in alerts])
+            alerts.sort(key=lambda a: order.get(a.fingerprint, 0))
+            timeline = [codec.timeline_from({"incident_id": incident_id, **codec.loads(e)}) for e in entries]
+            return IncidentView(codec.incident_from(codec.loads(data)), alerts, timeline)
+
+        return await self._call(work)
+
+    async def get_incident_summary(self, incident_id: str) -> Incident | None:
+        found = await self._call(lambda: self._incidents([incident_id], _Read()))
+        return found[0] if found else None
+
+    async def _alert_order(self, fingerprints: list[str]) -> dict[str, float]:
+        if not fingerprints:
+            return {}
+        scores = await self.r.zmscore(self.keys.alerts, fingerprints)
+        return {fp: s or 0 for fp, s in zip(fingerprints, scores, strict=True)}
+
+    async def _scan(
+        self,
+        index: str,
+        after: str | None,
+        limit: int,
+        load: Callable[[list[str]], Awaitable[list[T]]],
+        keep: Callable[[T], bool],
+    ) -> Page[T]:
+        """Walk a sorted set newest first from ``after``, keeping what ``keep`` likes, until ``limit`` + 1."""
+        high: str = f"({cursor.decode(after)}" if after is not None else "+inf"
+        items: list[tuple[float, T]] = []
+        while len(items) <= limit:
+            chunk = await self.r.zrevrangebyscore(index, high, "-inf", start=0, num=SCAN, withscores=True)
+            if not chunk:
+                break
+            members = [m.decode() for m, _ in chunk]
+            loaded = await load(members)
+            by_id = dict(zip(members, [s for _, s in chunk], strict=True))
+            for obj in loaded:
+                if keep(obj):
+                    items.append((by_id[_ident(obj)], obj))
+            high = f"({chunk[-1][1]}"
+            if len(chunk) < SCAN:
+                break
+        items.sort(key=lambda pair: -pair[0])
+        page = [obj for _, obj in items[:limit]]
+        more = len(items) > limit
+        return Page(page, cursor.encode(int(items[limit - 1][0])) if more else None)
+
+    async def list_incidents(self, where: IncidentFilter, limit: int, after: str | None) -> Page[Incident]:
+        def keep(i: Incident) -> bool:
+            return (
+                (where.state is None or i.state.value == where.state)
+                and (where.severity is None or i.severity.value == where.severity)
+                and (where.service is None or i.service == where.service)
+            )
+
+        open_only = where.state is not None and where.state != "resolved"
+        index = self.keys.open_incidents if open_only else self.keys.incidents
+        return await self._call(
+            lambda: self._scan(index, after, limit, lambda ids: self._incidents(ids, _Read()), keep)
+        )
+
+    async def list_alerts(self, status: str | None, limit: int, after: str | None) -> Page[Alert]:
+        return await self._call(
+            lambda: self._scan(
+                self.keys.alerts,
+                after,
+                limit,
+                lambda fps: self._alerts(fps, _Read()),
+                lambda a: status is None or a.status.value == status,
+            )
+        )
+
+    # -- timers and outbox --------------------------------------------------------------------------
+
+    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta) -> list[Timer]:
+        raw = await self._call(lambda: self._claim_timers(args=[self.keys.base, _ts(now), _ts(now + lease), limit]))
+        return sorted((codec.timer_from(codec.loads(d)) for d in raw), key=lambda t: t.due_at)
+
+    async def next_timer_due(self) -> datetime | None:
+        first = await self._call(lambda: self.r.zrange(self.keys.timers, 0, 0, withscores=True))
+        return datetime.fromtimestamp(first[0][1], UTC) if first else None
+
+    async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
+        raw = await self._call(lambda: self._claim_notes(args=[self.keys.base, _ts(now), _ts(now + lease), limit]))
+        found = []
+        for data, attempts in zip(raw[::2], raw[1::2], strict=True):
+            notification = codec.notification_from(codec.loads(data))
+            notification.attempts = int(attempts)
+            found.append(notification)
+        return sorted(found, key=lambda n: n.created_at)
+
+    async def next_notification_due(self) -> datetime | None:
+        first = await self._call(lambda: self.r.zrange(self.keys.outbox, 0, 0, withscores=True))
+        return datetime.fromtimestamp(first[0][1], UTC) if first else None
+
+    async def record_delivery(self, delivery: Delivery) -> None:
+        incident_id = delivery.timeline[0].incident_id if delivery.timeline else ""
+        entries = [codec.dumps(_entry(e)).decode() for e in delivery.timeline]
+        await self._call(lambda: self._record(args=[self.keys.base, delivery.key, incident_id, *entries]))
+
+    async def purge(self, before: datetime) -> int:
+        async def work() -> int:
+            cutoff = _ts(before)
+            gone = 0
+            old = await self.r.zrangebyscore(self.keys.resolved_incidents, "-inf", f"({cutoff}")
+            for iid in old:
+                gone += int(await self._purge_incident(args=[self.keys.base, iid.decode(), cutoff]))
+            for fp in await self.r.zrangebyscore(self.keys.resolved_alerts, "-inf", f"({cutoff}"):
+                await self._purge_alert(args=[self.keys.base, fp.decode(), cutoff])
+            return gone
+
+        return await self._call(work)
+
+    async def open_incident_counts(self) -> dict[tuple[str, str], int]:
+        async def work() -> dict[tuple[str, str], int]:
+            counts: dict[tuple[str, str], int] = {}
+            ids = [i.decode() for i in await self.r.zrange(self.keys.open_incidents, 0, -1)]
+            for start in range(0, len(ids), SCAN):
+                for incident in await self._incidents(ids[start : start + SCAN], _Read()):
+                    key = (incident.severity.value, incident.state.value)
+                    counts[key] = counts.get(key, 0) + 1
+            return counts
+
+        return await self._call(work)
+
+
+def _entry(e: TimelineEntry) -> dict[str, str]:
+    return {"at": iso(e.at), "actor": e.actor, "kind": e.kind.value, "text": e.text}
+
+
+def _ident(obj: object) -> str:
+    return obj.fingerprint if isinstance(obj, Alert) else obj.id  # type: ignore[attr-defined]

@@ -1,0 +1,100 @@
+"""Every Redis key tocsin uses, in one place. All share one hash tag, so that Lua scripts may touch any of
+them and a Redis Cluster keeps them in one slot."""
+
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str = "tocsin") -> None:
+        self.base = f"{{{prefix}}}:"
+
+    def __call__(self, *parts: str) -> str:
+        return self.base + ":".join(parts)
+
+    # alert:<fingerprint> -> hash {v: version, d: JSON}
+    def alert(self, fingerprint: str) -> str:
+        return self("alert", fingerprint)
+
+    # incident:<id> -> hash {v: version, d: JSON}
+    def incident(self, incident_id: str) -> str:
+        return self("incident", incident_id)
+
+    # key:<correlation key> -> id of the newest incident with that key
+    def key(self, correlation_key: str) -> str:
+        return self("key", correlation_key)
+
+    # keyv:<correlation key> -> version of that key's pointer and orphan set (checked by every commit reading them)
+    def keyv(self, correlation_key: str) -> str:
+        return self("keyv", correlation_key)
+
+    # orphans:<correlation key> -> set of fingerprints firing in no incident
+    def orphans(self, correlation_key: str) -> str:
+        return self("orphans", correlation_key)
+
+    # members:<incident id> -> set of fingerprints that were ever part of the incident
+    def members(self, incident_id: str) -> str:
+        return self("members", incident_id)
+
+    # timeline:<incident id> -> list of JSON entries, oldest first
+    def timeline(self, incident_id: str) -> str:
+        return self("timeline", incident_id)
+
+    # itimers:<incident id> -> set of timer keys of the incident
+    def itimers(self, incident_id: str) -> str:
+        return self("itimers", incident_id)
+
+    # timer:<key> -> JSON of the timer (its own due time inside)
+    def timer(self, key: str) -> str:
+        return self("timer", key)
+
+    # note:<key> -> hash {d: JSON of the notification, a: claims so far}
+    def note(self, key: str) -> str:
+        return self("note", key)
+
+    # nkey:<key> -> set once with a TTL: the notification's idempotency key
+    def nkey(self, key: str) -> str:
+        return self("nkey", key)
+
+    # webhook:<id> -> set with a TTL once a PagerDuty V3 delivery was processed
+    def webhook(self, webhook_id: str) -> str:
+        return self("webhook", webhook_id)
+
+    # seq:incident:<year> -> the incident id sequence of that year
+    def incident_seq(self, year: int) -> str:
+        return self("seq", "incident", str(year))
+
+    @property
+    def timers(self) -> str:  # sorted set: timer key -> when it is due (or its lease ends)
+        return self("timers")
+
+    @property
+    def outbox(self) -> str:  # sorted set: notification key -> when it is due (or its lease ends)
+        return self("outbox")
+
+    @property
+    def incidents(self) -> str:  # sorted set: incident id -> order of declaration
+        return self("incidents")
+
+    @property
+    def open_incidents(self) -> str:  # sorted set: open incident id -> order of declaration
+        return self("incidents", "open")
+
+    @property
+    def resolved_incidents(self) -> str:  # sorted set: resolved incident id -> resolved_at
+        return self("incidents", "resolved")
+
+    @property
+    def alerts(self) -> str:  # sorted set: fingerprint -> order of first arrival
+        return self("alerts")
+
+    @property
+    def resolved_alerts(self) -> str:  # sorted set: fingerprint -> ends_at, for resolved alerts
+        return self("alerts", "resolved")
+
+    @property
+    def incident_counter(self) -> str:
+        return self("seq", "incidents")
+
+    @property
+    def alert_counter(self) -> str:
+        return self("seq", "alerts")

@@ -1,0 +1,195 @@
+"""Lua scripts: each runs atomically in Redis. Key names are built as in redis_keys.Keys (ARGV[1] is the base)."""
+
+from __future__ import annotations
+
+_PRELUDE = """
+local base = ARGV[1]
+local function k(...) return base .. table.concat({...}, ':') end
+"""
+
+# ARGV[2]: the decision as JSON (see RedisStore._payload). Checks every version the decision read; on any
+# difference nothing is written and the caller loads again and decides again (optimistic concurrency).
+COMMIT = (
+    _PRELUDE
+    + """
+local p = cjson.decode(ARGV[2])
+for fp, v in pairs(p.checks.alerts) do
+  if tonumber(redis.call('HGET', k('alert', fp), 'v') or '0') ~= v then return {'conflict', 'alert ' .. fp} end
+end
+for id, v in pairs(p.checks.incidents) do
+  if tonumber(redis.call('HGET', k('incident', id), 'v') or '0') ~= v then return {'conflict', 'incident ' .. id} end
+end
+for ck, v in pairs(p.checks.keys) do
+  if tonumber(redis.call('GET', k('keyv', ck)) or '0') ~= v then return {'conflict', 'key ' .. ck} end
+end
+for _, id in ipairs(p.checks.webhooks) do
+  if redis.call('EXISTS', k('webhook', id)) == 1 then return {'conflict', 'webhook ' .. id} end
+end
+
+for _, a in ipairs(p.alerts) do
+  local key = k('alert', a.fp)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('ZADD', k('alerts'), redis.call('INCR', k('seq', 'alerts')), a.fp)
+  end
+  redis.call('HSET', key, 'v', a.v, 'd', a.d)
+  local changed
+  if a.orphan then changed = redis.call('SADD', k('orphans', a.ck), a.fp)
+  else changed = redis.call('SREM', k('orphans', a.ck), a.fp) end
+  if changed == 1 then redis.call('INCR', k('keyv', a.ck)) end
+  if a.ended then redis.call('ZADD', k('alerts', 'resolved'), a.ended, a.fp)
+  else redis.call('ZREM', k('alerts', 'resolved'), a.fp) end
+end
+
+for _, i in ipairs(p.incidents) do
+  local key = k('incident', i.id)
+  local seq = redis.call('ZSCORE', k('incidents'), i.id)
+  if not seq then
+    seq = redis.call('INCR', k('seq', 'incidents'))
+    redis.call('ZADD', k('incidents'), seq, i.id)
+  end
+  redis.call('HSET', key, 'v', i.v, 'd', i.d)
+  if i.resolved then
+    redis.call('ZREM', k('incidents', 'open'), i.id)
+    redis.call('ZADD', k('incidents', 'resolved'), i.resolved, i.id)
+  else
+    redis.call('ZADD', k('incidents', 'open'), seq, i.id)
+    redis.call('ZREM', k('incidents', 'resolved'), i.id)
+  end
+end
+
+for ck, id in pairs(p.pointers) do
+  redis.call('SET', k('key', ck), id)
+  redis.call('INCR', k('keyv', ck))
+end
+for _, m in ipairs(p.members) do redis.call('SADD', k('members', m[1]), m[2]) end
+for _, e in ipairs(p.timeline) do redis.call('RPUSH', k('timeline', e[1]), e[2]) end
+
+for _, t in ipairs(p.timers_cancelled) do
+  redis.call('ZREM', k('timers'), t[1])
+  redis.call('DEL', k('timer', t[1]))
+  redis.call('SREM', k('itimers', t[2]), t[1])
+end
+for _, t in ipairs(p.timers_set) do
+  redis.call('ZADD', k('timers'), t.due, t.key)
+  redis.call('SET', k('timer', t.key), t.d)
+  redis.call('SADD', k('itimers', t.iid), t.key)
+end
+
+for _, n in ipairs(p.notifications) do
+  -- The idempotency key: a step already queued (by any replica, any retry) is not queued again.
+  if redis.call('SET', k('nkey', n.key), '1', 'NX', 'EX', p.nkey_ttl) then
+    redis.call('HSET', k('note', n.key), 'd', n.d, 'a', 0)
+    redis.call('ZADD', k('outbox'), n.at, n.key)
+  end
+end
+for _, id in ipairs(p.webhooks) do redis.call('SET', k('webhook', id), '1', 'EX', p.webhook_ttl) end
+return {'ok'}
+"""
+)
+
+# ARGV[2] now, ARGV[3] lease end, ARGV[4] limit. Moves each due timer to the lease end and returns its data.
+CLAIM_TIMERS = (
+    _PRELUDE
+    + """
+local due = redis.call('ZRANGEBYSCORE', k('timers'), '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+local out = {}
+for _, key in ipairs(due) do
+  local d = redis.call('GET', k('timer', key))
+  if d then
+    redis.call('ZADD', k('timers'), ARGV[3], key)
+    table.insert(out, d)
+  else
+    redis.call('ZREM', k('timers'), key)
+  end
+end
+return out
+"""
+)
+
+# As CLAIM_TIMERS for the outbox; each claim counts as an attempt.
+CLAIM_NOTIFICATIONS = (
+    _PRELUDE
+    + """
+local due = redis.call('ZRANGEBYSCORE', k('outbox'), '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+local out = {}
+for _, key in ipairs(due) do
+  local d = redis.call('HGET', k('note', key), 'd')
+  if d then
+    redis.call('ZADD', k('outbox'), ARGV[3], key)
+    local a = redis.call('HINCRBY', k('note', key), 'a', 1)
+    table.insert(out, d)
+    table.insert(out, a)
+  else
+    redis.call('ZREM', k('outbox'), key)
+  end
+end
+return out
+"""
+)
+
+# ARGV[2] key, ARGV[3] incident id, then timeline entries: the notification is done.
+RECORD_DELIVERY = (
+    _PRELUDE
+    + """
+redis.call('ZREM', k('outbox'), ARGV[2])
+redis.call('DEL', k('note', ARGV[2]))
+for i = 4, #ARGV do redis.call('RPUSH', k('timeline', ARGV[3]), ARGV[i]) end
+return 1
+"""
+)
+
+# ARGV[2] incident id, ARGV[3] cutoff. Forgets the incident if it is still resolved before the cutoff, with its
+# timeline, timers and the alerts whose last incident it was and that are not firing.
+PURGE_INCIDENT = (
+    _PRELUDE
+    + """
+local id = ARGV[2]
+local at = redis.call('ZSCORE', k('incidents', 'resolved'), id)
+if not at or tonumber(at) >= tonumber(ARGV[3]) then return 0 end
+for _, fp in ipairs(redis.call('SMEMBERS', k('members', id))) do
+  local d = redis.call('HGET', k('alert', fp), 'd')
+  if d then
+    local a = cjson.decode(d)
+    if a.incident_id == id and a.status == 'resolved' then
+      redis.call('DEL', k('alert', fp))
+      redis.call('ZREM', k('alerts'), fp)
+      redis.call('ZREM', k('alerts', 'resolved'), fp)
+    end
+  end
+end
+for _, t in ipairs(redis.call('SMEMBERS', k('itimers', id))) do
+  redis.call('ZREM', k('timers'), t)
+  redis.call('DEL', k('timer', t))
+end
+local d = cjson.decode(redis.call('HGET', k('incident', id), 'd'))
+if redis.call('GET', k('key', d.correlation_key)) == id then
+  redis.call('DEL', k('key', d.correlation_key))
+  redis.call('INCR', k('keyv', d.correlation_key))
+end
+redis.call('DEL', k('incident', id), k('timeline', id), k('members', id), k('itimers', id))
+redis.call('ZREM', k('incidents'), id)
+redis.call('ZREM', k('incidents', 'open'), id)
+redis.call('ZREM', k('incidents', 'resolved'), id)
+return 1
+"""
+)
+
+# ARGV[2] fingerprint, ARGV[3] cutoff. Forgets an alert resolved before the cutoff that belongs to no kept incident.
+PURGE_ALERT = (
+    _PRELUDE
+    + """
+local fp = ARGV[2]
+local at = redis.call('ZSCORE', k('alerts', 'resolved'), fp)
+if not at or tonumber(at) >= tonumber(ARGV[3]) then return 0 end
+local d = redis.call('HGET', k('alert', fp), 'd')
+if d then
+  local a = cjson.decode(d)
+  if a.status ~= 'resolved' then return 0 end
+  if a.incident_id ~= cjson.null and redis.call('EXISTS', k('incident', a.incident_id)) == 1 then return 0 end
+end
+redis.call('DEL', k('alert', fp))
+redis.call('ZREM', k('alerts'), fp)
+redis.call('ZREM', k('alerts', 'resolved'), fp)
+return 1
+"""
+)

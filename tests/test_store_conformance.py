@@ -1,0 +1,278 @@
+"""One conformance suite for every Store: SQLite, and Redis on a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from daemon.clock import ManualClock
+from daemon.domain import AlertStatus, Kind, TimelineEntry, TimerKind
+from daemon.engine.engine import Engine
+from daemon.engine.events import Action, AlertIn, AlertsReceived, Declare, PagerDutyIncident, Transition
+from daemon.engine.state import Decision, Needs, Slice
+from daemon.metrics import Metrics
+from daemon.pipeline import Pipeline
+from daemon.store import Store, open_store
+from daemon.store.base import Delivery, IncidentFilter
+from daemon.store.cursor import BadCursor
+from notifiers.render import Renderer
+from rules.severity import Severity
+from tests.redis_server import RedisServer
+from tests.support import make_settings
+
+pytestmark = pytest.mark.both_stores
+
+Open = Callable[[], Awaitable[Store]]
+LEASE = timedelta(seconds=30)
+
+
+def alert(
+    fp: str,
+    service: str = "checkout",
+    severity: str = "critical",
+    status: str = "firing",
+    starts: str = "2026-11-22T07:00:00+00:00",
+    ends: str | None = None,
+) -> AlertIn:
+    return AlertIn(
+        fingerprint=fp,
+        source="alertmanager",  # type: ignore[arg-type]
+        status=AlertStatus(status),
+        labels={"alertname": f"A-{fp}", "service": service, "severity": severity, "env": "prod"},
+        annotations={"summary": fp},
+        starts_at=datetime.fromisoformat(starts),
+        ends_at=datetime.fromisoformat(ends) if ends else None,
+    )
+
+
+@pytest.fixture
+async def open_stores(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Open]:
+    """Opens stores on one shared backend (two opens on Redis are two replicas)."""
+    if store_kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/conformance.db"
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        url = f"{server.url}?prefix=c{uuid.uuid4().hex[:12]}"
+    opened: list[Store] = []
+
+    async def make() -> Store:
+        store = open_store(url)
+        await store.open()
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(open_stores: Open) -> Store:
+    return await open_stores()
+
+
+@pytest.fixture
+def pipeline_for(tmp_path: Path, clock: ManualClock) -> Callable[[Store], Pipeline]:
+    settings = make_settings(tmp_path, {"channels": None})
+    renderer = Renderer(settings.public_url, b"secret", settings.link_ttl)
+
+    def make(store: Store) -> Pipeline:
+        return Pipeline(Engine(settings), store, clock, renderer, Metrics(CollectorRegistry()))
+
+    return make
+
+
+async def test_decisions_commit_and_are_read_back(store: Store, pipeline_for: Callable[[Store], Pipeline]) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("a1"), alert("a2"))))
+    view = await store.get_incident("INC-2026-0001")
+    assert view is not None
+    assert [a.fingerprint for a in view.alerts] == ["a1", "a2"]  # in order of arrival
+    assert view.timeline[0].kind is Kind.DECLARED
+    assert view.incident.firing_alerts == 2
+    assert await store.get_incident("INC-2026-0002") is None
+
+
+async def test_one_decision_may_declare_several_incidents(
+    store: Store, pipeline_for: Callable[[Store], Pipeline]
+) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived(tuple(alert(f"x{n}", service=f"svc-{n}") for n in range(3))))
+    page = await store.list_incidents(IncidentFilter(), 10, None)
+    assert sorted(i.id for i in page.items) == ["INC-2026-0001", "INC-2026-0002", "INC-2026-0003"]
+
+
+async def test_a_decision_that_raises_stores_nothing(store: Store) -> None:
+    def boom(s: Slice) -> Decision:
+        raise RuntimeError("bug in the engine")
+
+    with pytest.raises(RuntimeError):
+        await store.decide(Needs(fingerprints=frozenset({"x"})), boom)
+    assert (await store.list_alerts(None, 10, None)).items == []
+
+
+async def test_slice_has_one_object_per_alert(store: Store, pipeline_for: Callable[[Store], Pipeline]) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("info1", severity="info"),)))  # an orphan: SEV4, no incident
+
+    def check(s: Slice) -> Decision:
+        # Reached both by fingerprint and as an orphan of its key: the same object.
+        assert s.orphans['{service="checkout"}'][0] is s.alerts["info1"]
+        return Decision()
+
+    await store.decide(Needs(fingerprints=frozenset({"info1"}), keys=frozenset({'{service="checkout"}'})), check)
+
+
+async def test_incident_ids_count_per_year(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    ids = []
+    for n in range(3):
+        decision = await p.submit(Declare(f"t{n}", Severity.SEV3, "alice"))
+        ids.append(decision.incident_id)
+    clock.set(datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC))
+    ids.append((await p.submit(Declare("new year", Severity.SEV3, "alice"))).incident_id)
+    assert ids == ["INC-2026-0001", "INC-2026-0002", "INC-2026-0003", "INC-2027-0001"]
+
+
+async def test_listing_filters_and_pages(store: Store, pipeline_for: Callable[[Store], Pipeline]) -> None:
+    p = pipeline_for(store)
+    for n in range(7):
+        await p.submit(Declare(f"t{n}", Severity.SEV2 if n % 2 else Severity.SEV3, "alice", service=f"s{n % 3}"))
+    await p.submit(Transition("INC-2026-0002", Action.RESOLVE, "alice"))
+    seen, after = [], None
+    while True:
+        page = await store.list_incidents(IncidentFilter(), 3, after)
+        seen += [i.id for i in page.items]
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    assert seen == [f"INC-2026-{n:04d}" for n in range(7, 0, -1)]
+    sev2 = await store.list_incidents(IncidentFilter(severity="SEV2"), 10, None)
+    assert [i.id for i in sev2.items] == ["INC-2026-0006", "INC-2026-0004", "INC-2026-0002"]
+    resolved = await store.list_incidents(IncidentFilter(state="resolved"), 10, None)
+    assert [i.id for i in resolved.items] == ["INC-2026-0002"]
+    triggered_s1 = await store.list_incidents(IncidentFilter(state="triggered", service="s1"), 10, None)
+    assert [i.id for i in triggered_s1.items] == ["INC-2026-0005"]
+    with pytest.raises(BadCursor):
+        await store.list_incidents(IncidentFilter(), 3, "not-a-cursor")
+    assert await store.open_incident_counts() == {("SEV2", "triggered"): 2, ("SEV3", "triggered"): 4}
+
+
+async def test_alert_listing(store: Store, pipeline_for: Callable[[Store], Pipeline]) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived(tuple(alert(f"a{n}") for n in range(5))))
+    await p.submit(AlertsReceived((alert("a1", status="resolved", ends="2026-11-22T07:05:00+00:00"),)))
+    firing = await store.list_alerts("firing", 2, None)
+    assert [a.fingerprint for a in firing.items] == ["a4", "a3"]
+    assert firing.next_cursor is not None
+    rest = await store.list_alerts("firing", 10, firing.next_cursor)
+    assert [a.fingerprint for a in rest.items] == ["a2", "a0"]
+    assert [a.fingerprint for a in (await store.list_alerts("resolved", 10, None)).items] == ["a1"]
+
+
+async def test_timers_are_claimed_with_a_lease(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("a1"),)))  # SEV1: escalation at 5m, reminder at 15m, raise check at 30m
+    due = await store.next_timer_due()
+    assert due == clock.now() + timedelta(minutes=5)
+    assert await store.claim_due_timers(clock.now(), 10, LEASE) == []
+    clock.advance(5 * 60)
+    [claimed] = await store.claim_due_timers(clock.now(), 10, LEASE)
+    assert (claimed.kind, claimed.due_at) == (TimerKind.ESCALATE, due)
+    assert await store.claim_due_timers(clock.now(), 10, LEASE) == []  # held by the lease
+    assert await store.next_timer_due() == clock.now() + LEASE
+    clock.advance(31)
+    [again] = await store.claim_due_timers(clock.now(), 10, LEASE)  # its holder never committed: due again
+    assert again == claimed
+
+
+async def test_outbox_is_idempotent_claimed_and_recorded(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("a1"),)))
+    [page] = await store.claim_notifications(clock.now(), 10, LEASE)
+    assert (page.incident_id, page.level, page.round, page.attempts) == ("INC-2026-0001", 0, 1, 1)
+    assert await store.claim_notifications(clock.now(), 10, LEASE) == []
+    clock.advance(31)
+    [retry] = await store.claim_notifications(clock.now(), 10, LEASE)
+    assert (retry.key, retry.attempts) == (page.key, 2)
+
+    # The same notification decided again (a retried or repeated decision) is not queued a second time.
+    def repeat(s: Slice) -> Decision:
+        d = Decision()
+        d.notifications.append(page)
+        return d
+
+    await store.decide(Needs(), repeat)
+    entry = TimelineEntry("INC-2026-0001", clock.now(), "tocsin", Kind.NOTIFIED, "sent")
+    await store.record_delivery(Delivery(page.key, 2, [entry]))
+    clock.advance(3600)
+    assert await store.claim_notifications(clock.now(), 10, LEASE) == []
+    view = await store.get_incident("INC-2026-0001")
+    assert view is not None
+    assert view.timeline[-1].text == "sent"
+
+
+async def test_webhook_ids_are_remembered(store: Store, pipeline_for: Callable[[Store], Pipeline]) -> None:
+    p = pipeline_for(store)
+    event = PagerDutyIncident("w-1", "incident.triggered", "PX", 1, "fire", None, "mail", Severity.SEV2, "pd", "")
+    first = await p.submit(event)
+    second = await p.submit(event)
+    assert first.changed
+    assert not second.changed
+    assert len((await store.list_incidents(IncidentFilter(), 10, None)).items) == 1
+
+
+async def test_purge_forgets_old_resolved_incidents_only(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("old", service="a"),)))
+    await p.submit(Transition("INC-2026-0001", Action.RESOLVE, "alice"))
+    await p.submit(AlertsReceived((alert("orphan", service="c", severity="info"),)))
+    await p.submit(
+        AlertsReceived(
+            (alert("orphan", service="c", severity="info", status="resolved", ends="2026-11-22T07:01:00+00:00"),)
+        )
+    )
+    clock.advance(100 * 24 * 3600)
+    kept = (await p.submit(AlertsReceived((alert("new", service="b"),)))).incident_id
+    assert kept == "INC-2027-0001"
+    assert await store.purge(clock.now() - timedelta(days=90)) == 1
+    assert await store.get_incident("INC-2026-0001") is None
+    assert await store.get_incident(kept) is not None
+    assert {a.fingerprint for a in (await store.list_alerts(None, 10, None)).items} == {"new"}
+    # The purged key starts afresh.
+    await p.submit(AlertsReceived((alert("old2", service="a"),)))
+    assert (await store.list_incidents(IncidentFilter(service="a"), 10, None)).items[0].id == "INC-2027-0002"
+
+
+async def test_concurrent_decisions_on_one_key_make_one_incident(
+    open_stores: Open, pipeline_for: Callable[[Store], Pipeline], store_kind: str
+) -> None:
+    # Two stores on one backend are two replicas (for SQLite, one process's concurrent requests).
+    replicas = [pipeline_for(await open_stores()) for _ in range(2 if store_kind == "redis" else 1)]
+    await asyncio.gather(
+        *(
+            replicas[n % len(replicas)].submit(AlertsReceived((alert(f"burst-{n}", severity="warning"),)))
+            for n in range(40)
+        )
+    )
+    store = replicas[0].store
+    incidents = (await store.list_incidents(IncidentFilter(), 10, None)).items
+    assert len(incidents) == 1
+    view = await store.get_incident(incidents[0].id)
+    assert view is not None
+    assert {a.fingerprint for a in view.alerts} == {f"burst-{n}" for n in range(40)}
+    assert view.incident.firing_alerts == 40
