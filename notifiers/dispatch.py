@@ -131,32 +131,35 @@ class Dispatcher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    async def _guarded(self, n: Notification) -> None:
-        try:
-            async with self._limit:
-                delivery = await self.deliver(n)
-            await self._record(delivery)
-        except StoreUnavailable as exc:
-            log.warning("notifier_store_unavailable", key=n.key, error=str(exc))
-        except Exception:
-            log.exception("notification_failed", key=n.key)
-        finally:
-            self._inflight.discard(n.key)
-            self._wake.set()
+    async def _guarded(self, chain: list[Notification]) -> None:
+        """One incident's notifications in the order they were decided (a page before its resolution)."""
+        for n in chain:
+            try:
+                async with self._limit:
+                    delivery = await self.deliver(n)
+                await self._record(delivery)
+            except StoreUnavailable as exc:
+                log.warning("notifier_store_unavailable", key=n.key, error=str(exc))
+            except Exception:
+                log.exception("notification_failed", key=n.key)
+            finally:
+                self._inflight.discard(n.key)
+        self._wake.set()
 
     async def run_pending(self) -> int:
-        """Start sending everything due that is not already on its way; returns how many started."""
-        pending = await self.store.claim_notifications(self.clock.now(), 200, self.lease)
-        started = 0
-        for n in pending:
-            if n.key in self._inflight:
-                continue
-            self._inflight.add(n.key)
-            task = asyncio.create_task(self._guarded(n), name=f"notify:{n.key}")
+        """Start sending everything due that is not already on its way; returns how many started.
+        Different incidents go out in parallel, each incident's in order."""
+        claimed = await self.store.claim_notifications(self.clock.now(), 200, self.lease)
+        chains: dict[str, list[Notification]] = {}
+        for n in claimed:
+            if n.key not in self._inflight:
+                self._inflight.add(n.key)
+                chains.setdefault(n.incident_id, []).append(n)
+        for incident_id, chain in chains.items():
+            task = asyncio.create_task(self._guarded(chain), name=f"notify:{incident_id}")
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
-            started += 1
-        return started
+        return sum(len(chain) for chain in chains.values())
 
     async def drain(self) -> None:
         """Send what is pending now and wait for every send to be recorded (tests, and SIGTERM)."""
