@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from daemon.clock import Clock
+from daemon.dedup import SeenReports
 from daemon.engine.engine import Engine
-from daemon.engine.events import Event
+from daemon.engine.events import AlertIn, AlertsReceived, Event
 from daemon.engine.state import Decision, Slice
 from daemon.metrics import Metrics
 from daemon.store.base import Store
@@ -22,6 +24,7 @@ class Pipeline:
         self.clock = clock
         self.renderer = renderer
         self.metrics = metrics
+        self.seen = SeenReports()
         self._listeners: list[Listener] = []
 
     def listen(self, listener: Listener) -> None:
@@ -40,7 +43,28 @@ class Pipeline:
             return decision
 
         decision = await self.store.decide(engine.needs(event), decide)
+        if decision.alerts:
+            self.seen.forget(decision.alerts)
         self.metrics.observe(decision.observations)
         for listener in self._listeners:
             listener(decision)
+        return decision
+
+    async def submit_alerts(self, reports: tuple[AlertIn, ...]) -> Decision:
+        """Alerts from a source: those identical to what was last committed for them are answered at once,
+        those identical to a decision under way wait for it; only the rest are decided."""
+        fresh, waits, known = self.seen.sort(reports)
+        decision = Decision()
+        if fresh:
+            pending = self.seen.begin(fresh)
+            try:
+                decision = await self.submit(AlertsReceived(tuple(fresh)))
+            except BaseException as exc:
+                self.seen.end(fresh, pending, exc)
+                raise
+            self.seen.end(fresh, pending, None)
+        if waits:
+            # Failed there means not stored here either: the sender gets the same 503 and retries.
+            await asyncio.gather(*waits)
+        decision.deduplicated += known
         return decision

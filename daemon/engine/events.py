@@ -10,7 +10,7 @@ from daemon.domain import AlertStatus, Source, Timer
 from rules.severity import Severity
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AlertIn:
     """One alert as a source reported it; timestamps are None where the source gives none (PagerDuty)."""
 

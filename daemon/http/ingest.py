@@ -56,7 +56,7 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
         _reject(request, "alertmanager", exc)
         raise
     try:
-        decision = await svc.pipeline.submit(AlertsReceived(hook.alerts))
+        decision = await svc.pipeline.submit_alerts(hook.alerts)
     except StoreUnavailable:
         svc.metrics.rejected.labels("alertmanager", "store_unavailable").inc()
         raise

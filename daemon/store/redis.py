@@ -9,6 +9,7 @@ fires once across replicas and a dead replica's claims pass to another when the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -45,6 +46,7 @@ MAX_ATTEMPTS = 64  # decisions retried on conflict before giving up with a 503
 NOTIFICATION_KEY_TTL = timedelta(days=7)
 WEBHOOK_TTL = timedelta(days=7)
 SCAN = 200
+STRIPES = 64
 
 
 class NeedIds(Exception):
@@ -129,7 +131,7 @@ class RedisStore:
         # Typed loosely: redis-py's own annotations do not tell bytes answers from str ones.
         self._redis: Any = None
         self._ids = _Ids()
-        self._lock = asyncio.Lock()  # the id pool is this process's; decisions using it take turns at reserving
+        self._stripes = [asyncio.Lock() for _ in range(STRIPES)]
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -180,6 +182,15 @@ class RedisStore:
     # -- decisions ----------------------------------------------------------------------------------
 
     async def decide(self, needs: Needs, decide: Decide) -> Decision:
+        # Decisions of this replica on the same keys take turns (striped locks, taken in order): optimistic
+        # conflicts are then left to decisions racing on other replicas, instead of a storm racing itself.
+        stripes = sorted({hash(k) % STRIPES for k in (*needs.keys, *needs.incident_ids)})
+        async with contextlib.AsyncExitStack() as held:
+            for stripe in stripes:
+                await held.enter_async_context(self._stripes[stripe])
+            return await self._decide(needs, decide)
+
+    async def _decide(self, needs: Needs, decide: Decide) -> Decision:
         for attempt in range(MAX_ATTEMPTS):
             s, read = await self._call(lambda: self._load(needs))
             try:
