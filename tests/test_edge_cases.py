@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,13 @@ async def test_a_template_that_fails_on_one_incident_falls_back(
     await t.post_alertmanager(am_webhook(am_alert(instance="w")))
     await t.tick(5 * 60)
     assert http_sink.received["/oncall-secondary"][0]["message"].startswith("First: HighErrorRate (w)")
+
+
+async def test_concurrent_webhooks_for_different_services_each_declare_their_own(tocsin: Tocsin) -> None:
+    services = [f"svc-{i:02d}" for i in range(40)]
+    hooks = [am_webhook(am_alert(service=s, severity="warning")) for s in services]
+    responses = await asyncio.gather(*(tocsin.post_alertmanager(h) for h in hooks))
+    assert [r.status for r in responses] == [200] * len(services)
+    incidents = await tocsin.incidents("limit=500")
+    assert sorted(i["service"] for i in incidents) == services
+    assert len({i["id"] for i in incidents}) == len(services)

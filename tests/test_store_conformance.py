@@ -276,3 +276,24 @@ async def test_concurrent_decisions_on_one_key_make_one_incident(
     assert view is not None
     assert {a.fingerprint for a in view.alerts} == {f"burst-{n}" for n in range(40)}
     assert view.incident.firing_alerts == 40
+
+
+async def test_concurrent_declarations_on_many_keys_get_distinct_ids(
+    open_stores: Open, pipeline_for: Callable[[Store], Pipeline], store_kind: str
+) -> None:
+    replicas = [pipeline_for(await open_stores()) for _ in range(2 if store_kind == "redis" else 1)]
+    await asyncio.gather(
+        *(
+            replicas[n % len(replicas)].submit(
+                AlertsReceived((alert(f"k{n}", service=f"svc-{n}", severity="warning"),))
+            )
+            for n in range(40)
+        )
+    )
+    incidents = (await replicas[0].store.list_incidents(IncidentFilter(), 100, None)).items
+    assert sorted(i.service for i in incidents) == sorted(f"svc-{n}" for n in range(40))
+    assert len({i.id for i in incidents}) == 40
+    for incident in incidents:
+        view = await replicas[0].store.get_incident(incident.id)
+        assert view is not None
+        assert [a.labels["service"] for a in view.alerts] == [incident.service]

@@ -58,10 +58,12 @@ class NeedIds(Exception):
 
 
 class _Ids:
-    """Incident ids reserved with INCR before deciding (the engine cannot wait for Redis in mid-decision)."""
+    """Incident ids of one decision attempt, drawn from the replica's pool of ids reserved with INCR before
+    deciding (the engine cannot wait for Redis in mid-decision). Each attempt has its own, so that an attempt
+    that fails gives back only what it took, never an id another decision is committing."""
 
-    def __init__(self) -> None:
-        self.pool: dict[int, list[int]] = {}
+    def __init__(self, pool: dict[int, list[int]]) -> None:
+        self.pool = pool
         self.taken: list[tuple[int, int]] = []
 
     def next_incident_id(self, now: datetime) -> str:
@@ -74,7 +76,7 @@ class _Ids:
         return format_incident_id(year, number)
 
     def give_back(self) -> None:
-        """The decision that took these did not commit: the next one uses them (no gap)."""
+        """This attempt did not commit: the next decision uses its ids (no gap)."""
         for year, number in reversed(self.taken):
             self.pool.setdefault(year, []).insert(0, number)
         self.taken.clear()
@@ -130,7 +132,7 @@ class RedisStore:
         self.keys = Keys(self.options.prefix)
         # Typed loosely: redis-py's own annotations do not tell bytes answers from str ones.
         self._redis: Any = None
-        self._ids = _Ids()
+        self._pool: dict[int, list[int]] = {}
         self._stripes = [asyncio.Lock() for _ in range(STRIPES)]
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -192,38 +194,39 @@ class RedisStore:
 
     async def _decide(self, needs: Needs, decide: Decide) -> Decision:
         for attempt in range(MAX_ATTEMPTS):
-            s, read = await self._call(lambda: self._load(needs))
+            ids = _Ids(self._pool)
+            s, read = await self._call(lambda: self._load(needs, ids))  # noqa: B023 - awaited at once
             try:
                 decision = decide(s)
             except NeedIds as want:
-                self._ids.give_back()  # the ids this attempt took go back: the next attempt needs them all
+                ids.give_back()  # the ids this attempt took go back: the next attempt needs them all
                 await self._reserve(want.year)
                 continue
             except BaseException:
-                self._ids.give_back()
+                ids.give_back()
                 raise
-            payload = self._payload(decision, read)
+            payload = self._payload(decision, read, [i for i in decision.incidents if i not in read.incidents])
             try:
                 result = await self._call(functools.partial(self._commit, args=[self.keys.base, payload]))
             except BaseException:
-                # The outcome is unknown; the caller answers 503 and the sender retries, which is idempotent.
-                self._ids.taken.clear()
+                # The outcome is unknown (the ids may be used): the caller answers 503 and the sender retries.
                 raise
             if result[0] == b"ok":
-                self._ids.taken.clear()
                 return decision
-            self._ids.give_back()
+            if result[1].startswith(b"incident exists"):
+                ids.taken.clear()  # never hand out an id that is taken (say, a sequence reset by hand)
+            ids.give_back()
             # Someone else committed what we read: take the decision again on fresh state.
             await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
         raise StoreUnavailable(f"gave up after {MAX_ATTEMPTS} conflicting attempts")
 
     async def _reserve(self, year: int) -> None:
         number = await self._call(lambda: self.r.incr(self.keys.incident_seq(year)))
-        self._ids.pool.setdefault(year, []).append(int(number))
+        self._pool.setdefault(year, []).append(int(number))
 
-    async def _load(self, needs: Needs) -> tuple[Slice, _Read]:
+    async def _load(self, needs: Needs, ids: _Ids) -> tuple[Slice, _Read]:
         read = _Read()
-        steps = loading.plan(needs, self._ids)
+        steps = loading.plan(needs, ids)
         try:
             query = next(steps)
             while True:
@@ -310,7 +313,7 @@ class RedisStore:
                 return seen
         raise TypeError(f"unknown query {query!r}")
 
-    def _payload(self, d: Decision, read: _Read) -> bytes:
+    def _payload(self, d: Decision, read: _Read, created: list[str]) -> bytes:
         alerts = []
         for a in d.alerts.values():
             a.version = read.alerts.get(a.fingerprint, 0) + 1
@@ -337,6 +340,8 @@ class RedisStore:
                 "incidents": read.incidents,
                 "keys": read.keys,
                 "webhooks": [w for w in read.webhooks if w in d.webhooks],
+                # Incidents this decision creates must not exist: an id is never written over.
+                "new_incidents": sorted(created),
             },
             "alerts": alerts,
             "incidents": incidents,

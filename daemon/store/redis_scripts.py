@@ -22,6 +22,9 @@ end
 for ck, v in pairs(p.checks.keys) do
   if tonumber(redis.call('GET', k('keyv', ck)) or '0') ~= v then return {'conflict', 'key ' .. ck} end
 end
+for _, id in ipairs(p.checks.new_incidents) do
+  if redis.call('EXISTS', k('incident', id)) == 1 then return {'conflict', 'incident exists ' .. id} end
+end
 for _, id in ipairs(p.checks.webhooks) do
   if redis.call('EXISTS', k('webhook', id)) == 1 then return {'conflict', 'webhook ' .. id} end
 end
