@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,9 +50,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(settings: Any, reuse_port: bool = False) -> None:
+    from daemon.server import serve
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is optional on platforms without it
+        pass
+    asyncio.run(serve(settings, reuse_port=reuse_port))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from daemon import logs
-    from daemon.server import serve
 
     settings = _load(args.config)
     logs.configure(settings.log_level, settings.log_format)
@@ -64,14 +77,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     for warning in report.warnings:
         structlog.get_logger("tocsin").warning("config_warning", message=warning)
+    if settings.workers == 1:
+        _serve(settings)
+        return 0
+    # Several workers: metrics go through files that the scraped worker sums (set before prometheus_client is
+    # imported), and the store is migrated once, before they start.
+    metrics_dir = tempfile.mkdtemp(prefix="tocsin-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        import uvloop
+        from daemon.server import run_workers
+        from daemon.store import prepare
 
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is optional on platforms without it
-        pass
-    asyncio.run(serve(settings))
-    return 0
+        prepare(settings.store)
+        return run_workers(settings, lambda: _serve(settings, reuse_port=True))
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _print_incident(incident: dict[str, Any]) -> None:

@@ -9,9 +9,11 @@ counters whose label values are known up front (severities, configured channels 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from daemon.engine.state import Observation
 
@@ -112,6 +114,8 @@ class Metrics:
             "Open incidents by severity and state (read from the store).",
             ["severity", "state"],
             registry=registry,
+            # With several workers: the worker answering the scrape has just read the store.
+            multiprocess_mode="mostrecent",
         )
         self.timer_lag = Histogram(
             f"{p}timer_lag_seconds",
@@ -119,12 +123,25 @@ class Metrics:
             buckets=(*LATENCY_BUCKETS, 10.0, 30.0, 60.0),
             registry=registry,
         )
-        self.store_up = Gauge(f"{p}store_up", "1 when the store answered the last check.", registry=registry)
+        self.store_up = Gauge(
+            f"{p}store_up",
+            "1 when the store answered the last check.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
         for severity in SEVERITIES:
             self.declared.labels(severity)
         for source in INGEST_SOURCES:
             for reason in REJECTIONS:
                 self.rejected.labels(source, reason)
+
+    def exposition(self) -> bytes:
+        """The text format. With several workers (PROMETHEUS_MULTIPROC_DIR set), every worker's values summed."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
     def service(self, name: str) -> str:
         """A bounded label value: services beyond the cap fold into ``other``."""

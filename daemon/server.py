@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
@@ -19,13 +22,13 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - an empty host means every interface
 
 
-async def serve(settings: Settings, shutdown_timeout: float = 20.0) -> None:
+async def serve(settings: Settings, shutdown_timeout: float = 20.0, reuse_port: bool = False) -> None:
     app = build_app(settings)
     # Our own signal handling: stop accepting, let in-flight requests finish, then drain (cleanup_ctx).
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None)
     await runner.setup()
     host, port = split_listen(settings.listen)
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)
     await site.start()
     log.info(
         "listening",
@@ -41,3 +44,51 @@ async def serve(settings: Settings, shutdown_timeout: float = 20.0) -> None:
     log.info("stopping", reason="signal")
     await runner.cleanup()
     log.info("stopped")
+
+
+def run_workers(settings: Settings, start: Callable[[], None]) -> int:
+    """``workers`` processes on one port (SO_REUSEPORT): the kernel spreads connections among them.
+
+    Each worker is the whole of tocsin on the one store: SQLite serialises their commits, timers and outbox
+    entries are claimed so each fires once, and metrics are summed across them at scrape time. The parent only
+    watches: SIGTERM and SIGINT go to every worker (each drains); if a worker dies, the others are stopped and
+    the parent exits non-zero, so that the supervisor restarts tocsin whole.
+    """
+    children: list[int] = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:  # a worker
+            code = 0
+            try:
+                start()
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    failed = False
+    alive = set(children)
+    while alive:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        alive.discard(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if not stopping:
+            log.error("worker_died", pid=pid, exit_code=code)
+            failed = True
+            forward(signal.SIGTERM, None)
+        elif code != 0:
+            failed = True
+    return 1 if failed else 0

@@ -194,3 +194,15 @@ async def test_concurrent_webhooks_for_different_services_each_declare_their_own
     incidents = await tocsin.incidents("limit=500")
     assert sorted(i["service"] for i in incidents) == services
     assert len({i["id"] for i in incidents}) == len(services)
+
+
+async def test_resolved_and_firing_again_in_one_webhook_stays_in_its_incident(tocsin: Tocsin) -> None:
+    alert = am_alert(instance="flappy")
+    await tocsin.post_alertmanager(am_webhook(alert, am_alert(instance="steady")))
+    again = {**alert, "startsAt": "2026-11-22T07:20:00Z"}
+    await tocsin.post_alertmanager(am_webhook(resolved(alert, "2026-11-22T07:10:00Z"), again))
+    [incident] = await tocsin.incidents()
+    detail = await tocsin.incident(incident["id"])
+    flappy = next(a for a in detail["alerts"] if a["labels"]["instance"] == "flappy")
+    assert (flappy["status"], flappy["count"]) == ("firing", 2)
+    assert detail["firing_alerts"] == 2

@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     api_tokens: list[SecretStr] = Field(default_factory=list)
     link_secret: SecretStr | None = None
     link_ttl: Duration = timedelta(hours=24)
+    # Worker processes sharing the listen port (SO_REUSEPORT); each runs the whole pipeline on the one store.
+    workers: int = Field(default=1, ge=1, le=64)
     # Resolved incidents and their alerts are kept this long, so a Redis store's memory stays bounded.
     retention: Duration = timedelta(days=90)
     # How long a replica holds a due timer it claimed; a replica that dies holding one frees it after this.

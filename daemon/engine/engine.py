@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from daemon.config.settings import Settings
@@ -43,9 +44,14 @@ class Engine:
         """What the store must load before ``decide`` can take this event."""
         match event:
             case AlertsReceived(alerts=reports):
+                counts = Counter(r.fingerprint for r in reports)
+                firing = frozenset((r.fingerprint, self.key_of(r.labels)) for r in reports if r.status == "firing")
+                # A fingerprint twice in one batch may change state in between: read its key whatever it is.
+                twice = {fp for fp, n in counts.items() if n > 1}
                 return Needs(
-                    fingerprints=frozenset(r.fingerprint for r in reports),
-                    keys=frozenset(self.key_of(r.labels) for r in reports if r.status == "firing"),
+                    fingerprints=frozenset(counts),
+                    keys=frozenset(key for fp, key in firing if fp in twice),
+                    firing=firing,
                 )
             case AcknowledgeAlert(fingerprint=fp):
                 return Needs(fingerprints=frozenset({fp}))

@@ -10,7 +10,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.domain import Alert, Incident, Timer
+from daemon.domain import Alert, AlertStatus, Incident, Timer
 from daemon.engine.state import IdSource, Needs, Slice
 
 
@@ -25,8 +25,8 @@ class IncidentsById:
 
 
 @dataclass(frozen=True, slots=True)
-class LatestIncidentByKey:
-    keys: tuple[str, ...]  # answer: list[Incident], the newest incident of each key that has one
+class IncidentOfKey:
+    keys: tuple[str, ...]  # answer: dict[str, str], the id of the incident holding each key that has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class SeenWebhooks:
     ids: tuple[str, ...]  # answer: set[str], those already processed
 
 
-Query = AlertsByFingerprint | IncidentsById | LatestIncidentByKey | OrphansByKey | MembersOf | TimersOf | SeenWebhooks
+Query = AlertsByFingerprint | IncidentsById | IncidentOfKey | OrphansByKey | MembersOf | TimersOf | SeenWebhooks
 Plan = Generator[Query, Any, Slice]
 
 
@@ -67,19 +67,32 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
         found: list[Alert] = yield AlertsByFingerprint(tuple(sorted(needs.fingerprints)))
         for alert in found:
             keep_alert(alert)
-    wanted = set(needs.incident_ids) | {a.incident_id for a in s.alerts.values() if a.incident_id}
+    firing = {fp for fp, _ in needs.firing}
+    starting = {key for fp, key in needs.firing if fp not in s.alerts or s.alerts[fp].status is AlertStatus.RESOLVED}
+    wanted = set(needs.incident_ids) | {
+        a.incident_id
+        for a in s.alerts.values()
+        if a.incident_id and (a.fingerprint not in firing or a.status is AlertStatus.RESOLVED)
+    }
     if wanted:
         incidents: list[Incident] = yield IncidentsById(tuple(sorted(wanted)))
         for incident in incidents:
             keep_incident(incident)
-    keys = set(needs.keys)
+    keys = set(needs.keys) | starting
     if needs.members:
         # Lifecycle events learn the keys of their incidents only now: a reopen must see who holds the key.
         keys |= {i.correlation_key for i in s.incidents.values()}
     if keys:
-        latest: list[Incident] = yield LatestIncidentByKey(tuple(sorted(keys)))
-        for incident in latest:
-            s.latest_by_key[incident.correlation_key] = keep_incident(incident).id
+        holders: dict[str, str] = yield IncidentOfKey(tuple(sorted(keys)))
+        # Usually the incidents of the alerts already loaded: read only the others.
+        missing = tuple(sorted({i for i in holders.values() if i not in s.incidents}))
+        if missing:
+            more: list[Incident] = yield IncidentsById(missing)
+            for incident in more:
+                keep_incident(incident)
+        for key, incident_id in holders.items():
+            if incident_id in s.incidents:
+                s.latest_by_key[key] = incident_id
         closed = tuple(
             sorted(k for k in keys if k not in s.latest_by_key or not s.incidents[s.latest_by_key[k]].state.is_open)
         )

@@ -26,6 +26,9 @@ class Needs:
 
     fingerprints: frozenset[str] = frozenset()
     keys: frozenset[str] = frozenset()
+    # (fingerprint, correlation key) of alerts reported firing. A duplicate of a firing alert only refreshes
+    # it: its key and incident are read only for an alert that is new or resolved (a new firing episode).
+    firing: frozenset[tuple[str, str]] = frozenset()
     incident_ids: frozenset[str] = frozenset()
     # Member alerts and timers of every incident loaded (lifecycle and timer events need them).
     members: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
@@ -44,5 +44,5 @@ async def metrics(request: web.Request) -> web.Response:
         svc.metrics.store_up.set(1)
     except StoreUnavailable:
         svc.metrics.store_up.set(0)
-    body = generate_latest(svc.metrics.registry)
+    body = svc.metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -18,4 +18,22 @@ def open_store(url: str) -> Store:
     raise ValueError(f"unsupported store {url!r}")
 
 
-__all__ = ["Store", "StoreUnavailable", "open_store"]
+def prepare(url: str) -> None:
+    """Work to do once before several processes open the store: SQLite's migrations."""
+    if url.startswith("sqlite://"):
+        import sqlite3
+
+        from daemon.store.schema import migrate
+        from daemon.store.sqlite import parse_sqlite_url
+
+        path, _ = parse_sqlite_url(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn)
+        finally:
+            conn.close()
+
+
+__all__ = ["Store", "StoreUnavailable", "open_store", "prepare"]

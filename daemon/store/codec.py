@@ -24,6 +24,11 @@ from daemon.timefmt import parse_iso, parse_iso_or_none
 from rules.severity import Severity
 
 _OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+# Enum lookups by value, without Enum.__call__'s cost (decoding is on the hot path of every decision).
+_SEVERITY = {s.value: s for s in Severity}
+_STATE = {s.value: s for s in State}
+_ALERT_STATUS = {s.value: s for s in AlertStatus}
+_SOURCE = {s.value: s for s in Source}
 
 
 def dumps(obj: Any) -> bytes:
@@ -37,14 +42,14 @@ def loads(data: bytes | str) -> Any:
 def alert_from(d: dict[str, Any]) -> Alert:
     return Alert(
         fingerprint=d["fingerprint"],
-        source=Source(d["source"]),
-        status=AlertStatus(d["status"]),
+        source=_SOURCE[d["source"]],
+        status=_ALERT_STATUS[d["status"]],
         labels=d["labels"],
         annotations=d["annotations"],
         starts_at=parse_iso(d["starts_at"]),
         ends_at=parse_iso_or_none(d["ends_at"]),
         generator_url=d["generator_url"],
-        severity=Severity(d["severity"]),
+        severity=_SEVERITY[d["severity"]],
         rule=d["rule"],
         correlation_key=d["correlation_key"],
         received_at=parse_iso(d["received_at"]),
@@ -60,13 +65,13 @@ def incident_from(d: dict[str, Any]) -> Incident:
     return Incident(
         id=d["id"],
         title=d["title"],
-        severity=Severity(d["severity"]),
-        state=State(d["state"]),
+        severity=_SEVERITY[d["severity"]],
+        state=_STATE[d["state"]],
         service=d["service"],
         labels=d["labels"],
         correlation_key=d["correlation_key"],
         declared_at=parse_iso(d["declared_at"]),
-        source=Source(d["source"]),
+        source=_SOURCE[d["source"]],
         acknowledged_at=parse_iso_or_none(d["acknowledged_at"]),
         acknowledged_by=d["acknowledged_by"],
         mitigated_at=parse_iso_or_none(d["mitigated_at"]),
@@ -112,7 +117,7 @@ def notification_from(d: dict[str, Any]) -> Notification:
         title=d["title"],
         body=d["body"],
         created_at=parse_iso(d["created_at"]),
-        severity=Severity(d["severity"]),
+        severity=_SEVERITY[d["severity"]],
         level=d["level"],
         round=d["round"],
         attempts=d["attempts"],

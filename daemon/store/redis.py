@@ -268,19 +268,19 @@ class RedisStore:
                 return await self._alerts(fps, read)
             case loading.IncidentsById(ids=ids):
                 return await self._incidents(ids, read)
-            case loading.LatestIncidentByKey(keys=cks):
+            case loading.IncidentOfKey(keys=cks):
                 pipe = r.pipeline(transaction=False)
                 for ck in cks:
                     pipe.get(k.keyv(ck))
                     pipe.get(k.key(ck))
                 answers = await pipe.execute()
-                pointed: list[str] = []
+                holders: dict[str, str] = {}
                 for i, ck in enumerate(cks):
                     version, pointer = answers[2 * i], answers[2 * i + 1]
                     read.keys.setdefault(ck, int(version or 0))
                     if pointer is not None:
-                        pointed.append(pointer.decode())
-                return await self._incidents(pointed, read)
+                        holders[ck] = pointer.decode()
+                return holders
             case loading.OrphansByKey(keys=cks):
                 pipe = r.pipeline(transaction=False)
                 for ck in cks:

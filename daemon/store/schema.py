@@ -104,6 +104,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process (a worker) may have migrated meanwhile: look again under the write lock.
+            (current,) = conn.execute("PRAGMA user_version").fetchone()
+            if current >= target:
+                conn.execute("COMMIT")
+                continue
             for statement in MIGRATIONS[target - 1].split(";"):
                 if statement.strip():
                     conn.execute(statement)

@@ -258,17 +258,16 @@ class SqliteStore:
                     for chunk in _chunks(ids)
                     for row in conn.execute(f"SELECT data FROM incidents WHERE id IN ({_marks(len(chunk))})", chunk)
                 ]
-            case loading.LatestIncidentByKey(keys=keys):
-                found = []
-                for key in keys:
-                    row = conn.execute(
-                        "SELECT i.data FROM keys AS k JOIN incidents AS i ON i.id = k.incident_id "
-                        "WHERE k.correlation_key = ?",
-                        (key,),
-                    ).fetchone()
-                    if row is not None:
-                        found.append(codec.incident_from(codec.loads(row[0])))
-                return found
+            case loading.IncidentOfKey(keys=keys):
+                return {
+                    row[0]: row[1]
+                    for chunk in _chunks(keys)
+                    for row in conn.execute(
+                        "SELECT correlation_key, incident_id FROM keys "
+                        f"WHERE correlation_key IN ({_marks(len(chunk))})",
+                        chunk,
+                    )
+                }
             case loading.OrphansByKey(keys=keys):
                 return [
                     codec.alert_from(codec.loads(row[0]))
