@@ -14,7 +14,12 @@ from rules.durations import format_duration
 from rules.severity import Severity
 
 # The first timeline entry of each kind marks the first time the incident reached that state.
-FIRST = {"mtta": Kind.ACKNOWLEDGED, "mttm": Kind.MITIGATED, "mttr": Kind.RESOLVED}
+# A resolution is also the latest possible mitigation (as the metrics count it when no mitigation came first).
+FIRST = {
+    "mtta": (Kind.ACKNOWLEDGED,),
+    "mttm": (Kind.MITIGATED, Kind.RESOLVED),
+    "mttr": (Kind.RESOLVED,),
+}
 
 
 def _cell(text: str) -> str:
@@ -64,8 +69,8 @@ class Postmortems:
     def render(self, view: IncidentView, now: datetime) -> str:
         incident = view.incident
         firsts: dict[str, datetime | None] = {}
-        for name, kind in FIRST.items():
-            firsts[name] = next((e.at for e in view.timeline if e.kind is kind), None)
+        for name, kinds in FIRST.items():
+            firsts[name] = next((e.at for e in view.timeline if e.kind in kinds), None)
         end = incident.resolved_at
         return self._template.render(
             incident={

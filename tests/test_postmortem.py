@@ -66,3 +66,17 @@ async def test_postmortem_of_an_open_incident_says_ongoing(tocsin: Tocsin) -> No
     assert "| Duration | 1h (ongoing) |" in text
     assert "| Time to acknowledge (MTTA) | — |" in text
     await tocsin.api("GET", "/api/v1/incidents/INC-2026-9999/postmortem", status=404)
+
+
+async def test_resolved_straight_from_triggered_counts_the_resolution_as_mitigation(tocsin: Tocsin) -> None:
+    await tocsin.send_fixture("alertmanager-webhook-2.json")
+    tocsin.clock.advance(600)
+    await tocsin.api("POST", "/api/v1/incidents/INC-2026-0001/resolve", {"actor": "bob"})
+    text = await tocsin.api("GET", "/api/v1/incidents/INC-2026-0001/postmortem")
+    assert "| Time to mitigate (MTTM) | 10m |" in text
+    assert (
+        tocsin.registry.get_sample_value(
+            "tocsin_incident_time_to_mitigate_seconds_sum", {"severity": "SEV1", "service": "checkout"}
+        )
+        == 600
+    )

@@ -1,0 +1,1 @@
+"""tocsin: the daemon (HTTP, ingest, engine, store, scheduler, metrics, CLI)."""
