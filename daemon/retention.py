@@ -10,6 +10,7 @@ import structlog
 
 from daemon.clock import Clock
 from daemon.store.base import Store, StoreUnavailable
+from daemon.tasks import Background
 
 log = structlog.get_logger("tocsin.retention")
 EVERY = timedelta(hours=1)
@@ -20,7 +21,7 @@ class Retention:
         self.store = store
         self.clock = clock
         self.keep = keep
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("retention", self._loop)
 
     async def purge(self) -> int:
         gone = await self.store.purge(self.clock.now() - self.keep)
@@ -37,11 +38,7 @@ class Retention:
             await self.clock.sleep_until(self.clock.now() + EVERY, never)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="retention")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
@@ -14,6 +13,7 @@ from daemon.engine.state import Decision
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.store.base import Store, StoreUnavailable
+from daemon.tasks import Background
 
 log = structlog.get_logger("tocsin.scheduler")
 # Look again at least this often: another replica may have set a timer, or died holding one.
@@ -39,7 +39,7 @@ class Scheduler:
         # Failure drills only (TOCSIN_FAULT_TIMER_STALL): hold claimed timers this long before firing them.
         self.stall = stall
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("scheduler", self._loop)
         pipeline.listen(self._on_decision)
 
     def _on_decision(self, decision: Decision) -> None:
@@ -90,11 +90,7 @@ class Scheduler:
             await self.clock.sleep_until(until, self._wake)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="scheduler")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()

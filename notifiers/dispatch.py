@@ -7,7 +7,6 @@ loses none; it is sent a second time only if tocsin dies between sending and rec
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
@@ -17,6 +16,7 @@ from daemon.domain import Kind, Notification, NotifyReason, TimelineEntry
 from daemon.engine.state import Decision
 from daemon.metrics import Metrics
 from daemon.store.base import Delivery, Store, StoreUnavailable
+from daemon.tasks import Background
 from notifiers.sender import AppriseSender, ChannelOutcome
 
 log = structlog.get_logger("tocsin.notifier")
@@ -71,7 +71,7 @@ class Dispatcher:
         self._limit = asyncio.Semaphore(concurrency)
         self._inflight: set[str] = set()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("notifier", self._loop)
         self._sends: set[asyncio.Task[None]] = set()
 
     def on_decision(self, decision: Decision) -> None:
@@ -182,15 +182,11 @@ class Dispatcher:
             await self.clock.sleep_until(self.clock.now() + IDLE, self._wake)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="notifier")
+        self._background.start()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking new work; let sends under way finish and be recorded (bounded by ``grace``)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
         if self._sends:
             await asyncio.wait(list(self._sends), timeout=grace)
         for task in list(self._sends):

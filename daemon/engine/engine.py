@@ -21,7 +21,7 @@ from daemon.engine.events import (
     TimerFired,
     Transition,
 )
-from daemon.engine.state import Decision, IllegalTransition, Needs, NotFound, Observation, Slice
+from daemon.engine.state import Decision, IllegalTransition, Needs, NotFound, Slice
 
 PHASES = ("investigating", "identified", "monitoring", "resolved")
 # DESIGN §7's templates for a status update posted without a message.
@@ -167,7 +167,7 @@ class Engine:
         ctx.d.incident_id = incident.id
         note = f": {event.note}" if event.note else ""
         ctx.log(incident, Kind.DECLARED, f"declared {incident.severity} by {event.actor}{note}", event.actor)
-        ctx.d.observations.append(Observation("declared", incident.severity, incident.service))
+        ctx.declared.add(incident.id)
         for orphan in ctx.s.orphans.pop(key, []):
             incidents.attach(ctx, incident, orphan, Kind.ALERT_JOINED)
         ctx.flush_lines()

@@ -441,34 +441,27 @@ class SqliteStore:
         )
         return None if row is None else codec.incident_from(codec.loads(row[0]))
 
-    async def list_incidents(self, where: IncidentFilter, limit: int, after: str | None) -> Page[Incident]:
-        clauses, args = [], []
-        for column, value in (("state", where.state), ("severity", where.severity), ("service", where.service)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
+    async def _page(
+        self, table: str, where: dict[str, str | None], limit: int, after: str | None, decode: Callable[[Any], T]
+    ) -> Page[T]:
+        """Rows of ``table`` newest first (by ``seq``), filtered by equal columns, from the cursor on."""
+        clauses = [f"{column} = ?" for column, value in where.items() if value is not None]
+        args: list[object] = [value for value in where.values() if value is not None]
         if after is not None:
             clauses.append("seq < ?")
-            args.append(str(cursor.decode(after)))
-        sql = "SELECT seq, data FROM incidents" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+            args.append(cursor.decode(after))
+        sql = f"SELECT seq, data FROM {table}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         sql += " ORDER BY seq DESC LIMIT ?"
         rows = await self._read(lambda conn: conn.execute(sql, (*args, limit + 1)).fetchall())
-        items = [codec.incident_from(codec.loads(r[1])) for r in rows[:limit]]
+        items = [decode(codec.loads(r[1])) for r in rows[:limit]]
         return Page(items, cursor.encode(rows[limit - 1][0]) if len(rows) > limit else None)
 
+    async def list_incidents(self, where: IncidentFilter, limit: int, after: str | None) -> Page[Incident]:
+        columns = {"state": where.state, "severity": where.severity, "service": where.service}
+        return await self._page("incidents", columns, limit, after, codec.incident_from)
+
     async def list_alerts(self, status: str | None, limit: int, after: str | None) -> Page[Alert]:
-        clauses, args = [], []
-        if status is not None:
-            clauses.append("status = ?")
-            args.append(status)
-        if after is not None:
-            clauses.append("seq < ?")
-            args.append(str(cursor.decode(after)))
-        sql = "SELECT seq, data FROM alerts" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        sql += " ORDER BY seq DESC LIMIT ?"
-        rows = await self._read(lambda conn: conn.execute(sql, (*args, limit + 1)).fetchall())
-        items = [codec.alert_from(codec.loads(r[1])) for r in rows[:limit]]
-        return Page(items, cursor.encode(rows[limit - 1][0]) if len(rows) > limit else None)
+        return await self._page("alerts", {"status": status}, limit, after, codec.alert_from)
 
     # -- timers and outbox --------------------------------------------------------------------------
 
