@@ -1,16 +1,18 @@
 """The ingest fast path: reports identical to the last one committed for their fingerprint change nothing.
 
 An Alertmanager body applied again is always a no-op: a firing body while firing is a duplicate, and after a
-resolution (by Alertmanager or by hand) the same startsAt is stale. So a replica may answer such a redelivery
-without loading anything, which is what an alert storm mostly is. A report identical to one whose decision is
-still on its way to the store waits for that decision instead of queueing another (a storm's first seconds).
-Reports without timestamps (PagerDuty) are never skipped: a trigger after a resolve starts a new episode.
+resolution (by Alertmanager or by hand) the same startsAt is stale. So such a redelivery is answered without
+deciding anything, which is what an alert storm mostly is. Each entry keeps the version of the alert it saw
+committed: where others write the same store too (Redis, several workers), the pipeline checks that version in
+one cheap read first, so a change made elsewhere, or an alert the store lost, is decided again. A report
+identical to one whose decision is under way waits for that decision instead of queueing another. Reports
+without timestamps (PagerDuty) are never skipped: a trigger after a resolve starts a new episode.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import islice
 
 from daemon.engine.events import AlertIn
@@ -32,41 +34,44 @@ def _digest(report: AlertIn) -> int:
 
 
 class SeenReports:
-    """What was last committed per fingerprint, bounded: it is a cache, and forgetting only costs a store read."""
+    """What was last committed per fingerprint, bounded: it is a cache, and forgetting only costs a decision."""
 
     def __init__(self, capacity: int = 262_144) -> None:
         self._capacity = capacity
-        # hash(fingerprint) -> digest of the report: two ints an entry, not the strings.
-        self._last: dict[int, int] = {}
+        # hash(fingerprint) -> (digest of the report, version of the alert it left): ints, not the strings.
+        self._last: dict[int, tuple[int, int]] = {}
         self._pending: dict[int, tuple[int, Pending]] = {}
 
     def __len__(self) -> int:
         return len(self._last)
 
-    def sort(self, reports: Iterable[AlertIn]) -> tuple[list[AlertIn], set[Pending], int]:
-        """Split reports into those to decide, the decisions under way to wait for, and how many are known."""
+    def sort(self, reports: Iterable[AlertIn]) -> tuple[list[AlertIn], list[Pending], list[tuple[AlertIn, int]]]:
+        """Split reports into those to decide, those waiting for a decision under way (its future, once per
+        report), and those seen committed (with the version they left, for whoever must check it)."""
         fresh: list[AlertIn] = []
-        waits: set[Pending] = set()
-        known = 0
+        waits: list[Pending] = []
+        known: list[tuple[AlertIn, int]] = []
+        last = self._last
         for report in reports:
             if report.starts_at is None:
                 fresh.append(report)
                 continue
             key, digest = hash(report.fingerprint), _digest(report)
-            if self._last.get(key) == digest:
-                known += 1
+            seen = last.get(key)
+            if seen is not None and seen[0] == digest:
+                del last[key]
+                last[key] = seen  # most recently seen last: evicted last
+                known.append((report, seen[1]))
                 continue
             pending = self._pending.get(key)
             if pending is not None and pending[0] == digest:
-                waits.add(pending[1])
-                known += 1
+                waits.append(pending[1])
                 continue
             fresh.append(report)
         return fresh, waits, known
 
     def forget(self, fingerprints: Iterable[str]) -> None:
-        """These alerts changed for another reason (a resolve by hand, a re-fire): their next report is decided
-        again, so that a body made stale by the change is counted as stale."""
+        """These alerts changed otherwise (a resolve by hand, a version that moved): decide their next report."""
         for fingerprint in fingerprints:
             self._last.pop(hash(fingerprint), None)
 
@@ -78,8 +83,11 @@ class SeenReports:
                 self._pending[hash(report.fingerprint)] = (_digest(report), future)
         return future
 
-    def end(self, reports: Iterable[AlertIn], future: Pending, error: BaseException | None) -> None:
-        """The decision committed (``error`` is None) or failed: remember it, and release those waiting."""
+    def end(
+        self, reports: Iterable[AlertIn], future: Pending, versions: Mapping[str, int], error: BaseException | None
+    ) -> None:
+        """The decision committed (``error`` is None), leaving these alert ``versions``, or failed: remember it,
+        and release those waiting."""
         last = self._last
         for report in reports:
             if report.starts_at is None:
@@ -87,14 +95,15 @@ class SeenReports:
             key = hash(report.fingerprint)
             if self._pending.get(key, (0, None))[1] is future:
                 del self._pending[key]
+            if error is None and report.fingerprint in versions:
+                last.pop(key, None)
+                last[key] = (_digest(report), versions[report.fingerprint])
+        if not future.done():
             if error is None:
-                last.pop(key, None)  # re-inserted at the end: the least recently seen go first
-                last[key] = _digest(report)
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
-            future.exception()  # those waiting see it; nobody else needs to
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+                future.exception()  # those waiting see it; nobody else needs to
         if len(last) > self._capacity:
             for key in list(islice(last, len(last) - self._capacity * 3 // 4)):
                 del last[key]

@@ -192,3 +192,5 @@ class Notification:
     round: int | None = None
     attempts: int = 0
     next_attempt_at: datetime | None = None
+    # Who holds it now (set by a claim, never stored in the entry's data): checked again before sending.
+    claim: str = ""

@@ -49,6 +49,7 @@ class Metrics:
         self.registry = registry
         self._max_services = max_services
         self._services: set[str] = set()
+        self.store_read_at = float("-inf")  # when the store-derived gauges were last read (monotonic)
         p = "tocsin_"
         self.alerts_received = Counter(
             f"{p}alerts_received", "Alerts received, by source.", ["source"], registry=registry

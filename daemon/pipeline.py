@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from daemon.clock import Clock
 from daemon.dedup import SeenReports
+from daemon.domain import Alert
 from daemon.engine.engine import Engine
 from daemon.engine.events import AlertIn, AlertsReceived, Event
 from daemon.engine.state import Decision, Slice
@@ -31,13 +32,15 @@ class Pipeline:
         """Called after each commit (the scheduler and the notifier wake on new timers and outbox entries)."""
         self._listeners.append(listener)
 
-    async def submit(self, event: Event) -> Decision:
-        """Decide ``event`` and commit it; returns only once it is durable."""
+    async def submit(self, event: Event, look: Callable[[Slice], None] | None = None) -> Decision:
+        """Decide ``event`` and commit it; returns only once it is durable. ``look`` sees the decided slice."""
         now = self.clock.now()
         engine, renderer = self.engine, self.renderer
 
         def decide(s: Slice) -> Decision:
             decision = engine.decide(s, event, now)
+            if look is not None:
+                look(s)
             # Rendered here so the outbox entry is written in the commit of the decision that caused it.
             decision.notifications = [renderer.render(intent, s, now) for intent in decision.intents]
             return decision
@@ -54,17 +57,33 @@ class Pipeline:
         """Alerts from a source: those identical to what was last committed for them are answered at once,
         those identical to a decision under way wait for it; only the rest are decided."""
         fresh, waits, known = self.seen.sort(reports)
+        if known and self.store.shared:
+            # Others write this store too: skip only what is still as this process left it.
+            stored = await self.store.alert_versions([r.fingerprint for r, _ in known])
+            moved = [r for r, version in known if stored.get(r.fingerprint) != version]
+            if moved:
+                self.seen.forget(r.fingerprint for r in moved)
+                fresh.extend(moved)
+                known = [(r, v) for r, v in known if stored.get(r.fingerprint) == v]
         decision = Decision()
         if fresh:
             pending = self.seen.begin(fresh)
+            seen: dict[str, Alert] = {}
+
+            def look(s: Slice) -> None:
+                seen.clear()
+                seen.update((r.fingerprint, s.alerts[r.fingerprint]) for r in fresh if r.fingerprint in s.alerts)
+
             try:
-                decision = await self.submit(AlertsReceived(tuple(fresh)))
+                decision = await self.submit(AlertsReceived(tuple(fresh)), look)
             except BaseException as exc:
-                self.seen.end(fresh, pending, exc)
+                self.seen.end(fresh, pending, {}, exc)
                 raise
-            self.seen.end(fresh, pending, None)
+            # Read after the commit: a store may set the versions it wrote on these very objects.
+            self.seen.end(fresh, pending, {fp: alert.version for fp, alert in seen.items()}, None)
         if waits:
-            # Failed there means not stored here either: the sender gets the same 503 and retries.
-            await asyncio.gather(*waits)
-        decision.deduplicated += known
+            # Failed there means not stored here either: the sender gets the same 503 and retries. Shielded: this
+            # request going away must not cancel what the others wait for.
+            await asyncio.gather(*(asyncio.shield(w) for w in set(waits)))
+        decision.deduplicated += len(known) + len(waits)
         return decision

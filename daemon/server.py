@@ -62,6 +62,7 @@ def run_workers(settings: Settings, start: Callable[[], None]) -> int:
             try:
                 start()
             except BaseException:
+                log.exception("worker_failed", pid=os.getpid())
                 code = 1
             os._exit(code)
         children.append(pid)

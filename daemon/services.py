@@ -75,7 +75,7 @@ async def start_services(
     renderer.check()
     postmortems = Postmortems(settings.templates)
     postmortems.check()
-    store = store or open_store(settings.store)
+    store = store or open_store(settings.store, settings.workers)
     await store.open()
     engine = Engine(settings)
     pipeline = Pipeline(engine, store, clock, renderer, metrics)

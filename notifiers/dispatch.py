@@ -69,6 +69,7 @@ class Dispatcher:
         self.clock = clock
         self.metrics = metrics
         self._limit = asyncio.Semaphore(concurrency)
+        self._batch = concurrency * 2
         self._inflight: set[str] = set()
         self._wake = asyncio.Event()
         self._background = Background("notifier", self._loop)
@@ -78,9 +79,12 @@ class Dispatcher:
         if decision.notifications:
             self._wake.set()
 
-    async def deliver(self, n: Notification) -> Delivery:
-        """Send a claimed entry (``attempts`` counts the claims, this one included); say what became of it."""
+    async def deliver(self, n: Notification) -> Delivery | None:
+        """Send a claimed entry (``attempts`` counts the claims, this one included); say what became of it.
+        None when the claim lapsed while the entry waited its turn: someone else has it now."""
         now = self.clock.now()
+        if not await self.store.hold_notification(n.key, n.claim, now + self.lease):
+            return None
         if n.attempts > GIVE_UP_AFTER:
             text = f"{describe(n)}: given up after {n.attempts - 1} unfinished attempts"
             return Delivery(
@@ -137,7 +141,8 @@ class Dispatcher:
             try:
                 async with self._limit:
                     delivery = await self.deliver(n)
-                await self._record(delivery)
+                if delivery is not None:
+                    await self._record(delivery)
             except StoreUnavailable as exc:
                 log.warning("notifier_store_unavailable", key=n.key, error=str(exc))
             except Exception:
@@ -149,7 +154,8 @@ class Dispatcher:
     async def run_pending(self) -> int:
         """Start sending everything due that is not already on its way; returns how many started.
         Different incidents go out in parallel, each incident's in order."""
-        claimed = await self.store.claim_notifications(self.clock.now(), 200, self.lease)
+        # No more than can soon be sent: a claim held long in the queue would lapse (and be taken elsewhere).
+        claimed = await self.store.claim_notifications(self.clock.now(), self._batch, self.lease)
         chains: dict[str, list[Notification]] = {}
         for n in claimed:
             if n.key not in self._inflight:

@@ -54,19 +54,30 @@ async def test_twins_of_a_failed_decision_fail_too() -> None:
     first = [report()]
     pending = seen.begin(first)
     fresh, waits, known = seen.sort([report(), report("b")])
-    assert ([r.fingerprint for r in fresh], len(waits), known) == (["b"], 1, 1)
-    seen.end(first, pending, ConnectionError("store down"))
+    assert ([r.fingerprint for r in fresh], len(waits), known) == (["b"], 1, [])
+    seen.end(first, pending, {}, ConnectionError("store down"))
     with pytest.raises(ConnectionError):
         await asyncio.gather(*waits)
     # Nothing was remembered: the next identical report is decided again.
     fresh, waits, known = seen.sort([report()])
-    assert (len(fresh), waits, known) == (1, set(), 0)
+    assert (len(fresh), waits, known) == (1, [], [])
 
 
 async def test_memory_stays_bounded() -> None:
     seen = SeenReports(capacity=1000)
     for n in range(5000):
         reports = [report(f"fp{n}")]
-        seen.end(reports, seen.begin(reports), None)
+        seen.end(reports, seen.begin(reports), {f"fp{n}": 1}, None)
     assert len(seen) <= 1000
-    assert seen.sort([report("fp4999")])[2] == 1  # the most recent are kept
+    assert len(seen.sort([report("fp4999")])[2]) == 1  # the most recent are kept
+
+
+async def test_a_waiting_twin_going_away_does_not_break_the_decision(tocsin: Tocsin) -> None:
+    body = am_webhook(am_alert(instance="twin"))
+    first = asyncio.ensure_future(tocsin.post_alertmanager(body))
+    second = asyncio.ensure_future(tocsin.post_alertmanager(body))
+    await asyncio.sleep(0)
+    second.cancel()
+    response = await first
+    assert response.status == 200
+    assert len(await tocsin.incidents()) == 1

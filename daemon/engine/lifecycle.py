@@ -72,7 +72,7 @@ def resolve(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
     """Resolve now. By hand this is immediate and ends the firing alerts' episodes at this moment."""
     if incident.state is State.RESOLVED:
         return False
-    for alert in ctx.s.members.get(incident.id, []):
+    for alert in ctx.s.firing_members.get(incident.id, []):
         if alert.status is AlertStatus.FIRING and alert.incident_id == incident.id:
             # Older re-sent firing bodies are stale after this (startsAt before ends_at).
             alert.status = AlertStatus.RESOLVED

@@ -35,8 +35,8 @@ class OrphansByKey:
 
 
 @dataclass(frozen=True, slots=True)
-class MembersOf:
-    incident_ids: tuple[str, ...]  # answer: list[tuple[str, Alert]], (incident id, member alert)
+class FiringMembersOf:
+    incident_ids: tuple[str, ...]  # answer: list[tuple[str, Alert]], (incident id, a firing alert of it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class SeenWebhooks:
     ids: tuple[str, ...]  # answer: set[str], those already processed
 
 
-Query = AlertsByFingerprint | IncidentsById | IncidentOfKey | OrphansByKey | MembersOf | TimersOf | SeenWebhooks
+Query = AlertsByFingerprint | IncidentsById | IncidentOfKey | OrphansByKey | FiringMembersOf | TimersOf | SeenWebhooks
 Plan = Generator[Query, Any, Slice]
 
 
@@ -105,11 +105,11 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
         s.seen_webhooks = set(seen)
     if needs.members and s.incidents:
         ids_ = tuple(sorted(s.incidents))
-        members: list[tuple[str, Alert]] = yield MembersOf(ids_)
+        members: list[tuple[str, Alert]] = yield FiringMembersOf(ids_)
         for incident_id in ids_:
-            s.members[incident_id] = []
+            s.firing_members[incident_id] = []
         for incident_id, alert in members:
-            s.members[incident_id].append(keep_alert(alert))
+            s.firing_members[incident_id].append(keep_alert(alert))
         timers: list[Timer] = yield TimersOf(ids_)
         s.timers = {t.key: t for t in timers}
     return s

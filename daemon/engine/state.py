@@ -30,7 +30,7 @@ class Needs:
     # it: its key and incident are read only for an alert that is new or resolved (a new firing episode).
     firing: frozenset[tuple[str, str]] = frozenset()
     incident_ids: frozenset[str] = frozenset()
-    # Member alerts and timers of every incident loaded (lifecycle and timer events need them).
+    # Firing alerts and timers of every incident loaded (lifecycle and timer events need them).
     members: bool = False
     webhook_ids: frozenset[str] = frozenset()
 
@@ -46,7 +46,8 @@ class Slice:
     latest_by_key: dict[str, str] = field(default_factory=dict)
     # Correlation key -> firing alerts in no incident; loaded only for keys without an open incident.
     orphans: dict[str, list[Alert]] = field(default_factory=dict)
-    members: dict[str, list[Alert]] = field(default_factory=dict)
+    # Incident id -> its firing alerts (lifecycle and timer events: a resolve ends them, a page names them).
+    firing_members: dict[str, list[Alert]] = field(default_factory=dict)
     timers: dict[str, Timer] = field(default_factory=dict)
     # Of the webhook ids asked for, those already processed.
     seen_webhooks: set[str] = field(default_factory=set)

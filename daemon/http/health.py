@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
 from daemon.metrics import STATES
+from daemon.services import Services
 from daemon.store.base import IncidentFilter, StoreUnavailable
 
 # Open incidents per state whose MTTx series are created at scrape time; beyond this, newest first, an incident
 # declared on another replica may have its first observation unseen by rate() (a storm's tail, not the norm).
 PREPARE_LIMIT = 1000
+STORE_EVERY = 10.0  # seconds between reads of the store for the gauges
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -32,17 +36,24 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
-    try:
-        # Store-derived gauges are read at scrape time, so every replica exports the same values.
-        svc.metrics.set_open_incidents(await svc.store.open_incident_counts())
-        # Each replica observes the transitions it decides, possibly of incidents another replica declared (or
-        # that were declared before this process started): their series must exist before that observation.
-        for state in STATES:
-            page = await svc.store.list_incidents(IncidentFilter(state=state), PREPARE_LIMIT, None)
-            for incident in page.items:
-                svc.metrics.prepare_incident(incident.severity.value, incident.service)
-        svc.metrics.store_up.set(1)
-    except StoreUnavailable:
-        svc.metrics.store_up.set(0)
+    if time.monotonic() - svc.metrics.store_read_at >= STORE_EVERY:
+        try:
+            await _read_store(svc)
+            svc.metrics.store_up.set(1)
+        except StoreUnavailable:
+            svc.metrics.store_up.set(0)
     body = svc.metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _read_store(svc: Services) -> None:
+    """Store-derived gauges, read at most every STORE_EVERY: every replica exports the same values, and
+    frequent scrapes of several replicas do not make the store list every open incident each time."""
+    svc.metrics.set_open_incidents(await svc.store.open_incident_counts())
+    # Each replica observes the transitions it decides, possibly of incidents another replica declared (or
+    # that were declared before this process started): their series must exist before that observation.
+    for state in STATES:
+        page = await svc.store.list_incidents(IncidentFilter(state=state), PREPARE_LIMIT, None)
+        for incident in page.items:
+            svc.metrics.prepare_incident(incident.severity.value, incident.service)
+    svc.metrics.store_read_at = time.monotonic()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from daemon.store.base import Store, StoreUnavailable
 
 
-def open_store(url: str) -> Store:
-    """The store a ``store:`` URL names (not yet opened)."""
+def open_store(url: str, workers: int = 1) -> Store:
+    """The store a ``store:`` URL names (not yet opened), for ``workers`` processes."""
     if url.startswith("sqlite://"):
         from daemon.store.sqlite import SqliteStore
 
-        return SqliteStore(url)
+        return SqliteStore(url, shared=workers > 1)
     if url.startswith(("redis://", "rediss://", "redis+sentinel://", "unix://")):
         from daemon.store.redis import RedisStore
 

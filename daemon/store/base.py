@@ -50,6 +50,9 @@ Decide = Callable[[Slice], Decision]
 
 
 class Store(Protocol):
+    # True when other processes write this store too (Redis; SQLite with several workers).
+    shared: bool
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -63,6 +66,9 @@ class Store(Protocol):
         Returns only after the commit; raises StoreUnavailable when nothing could be committed, or
         whatever ``decide`` raised (nothing of that decision is stored).
         """
+
+    async def alert_versions(self, fingerprints: list[str]) -> dict[str, int]:
+        """The stored version of each alert that exists, read cheaply (nothing decoded)."""
 
     async def get_incident(self, incident_id: str) -> IncidentView | None: ...
 
@@ -82,6 +88,9 @@ class Store(Protocol):
 
     async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
         """Outbox entries due at ``now``, held for ``lease``, with ``attempts`` counting this claim."""
+
+    async def hold_notification(self, key: str, claim: str, until: datetime) -> bool:
+        """Extend a claim to ``until`` if it is still ``claim`` (False: it lapsed and someone else has it)."""
 
     async def next_notification_due(self) -> datetime | None: ...
 

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import functools
 import random
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,14 +37,20 @@ from daemon.store.redis_scripts import (
     CLAIM_NOTIFICATIONS,
     CLAIM_TIMERS,
     COMMIT,
+    HOLD_NOTIFICATION,
+    LOCK,
     PURGE_ALERT,
     PURGE_INCIDENT,
     RECORD_DELIVERY,
+    UNLOCK,
 )
 from daemon.timefmt import iso
 
 T = TypeVar("T")
-MAX_ATTEMPTS = 64  # decisions retried on conflict before giving up with a 503
+DECIDE_WITHIN = 10.0  # seconds a decision keeps retrying conflicts before giving up with a 503
+LOCK_AFTER = 3  # conflicts on one incident before a decision locks it
+LOCK_FOR = timedelta(seconds=5)
+BIG_SLICE = 500  # alerts in a slice above which the engine runs in a thread
 NOTIFICATION_KEY_TTL = timedelta(days=7)
 WEBHOOK_TTL = timedelta(days=7)
 SCAN = 200
@@ -76,9 +84,11 @@ class _Ids:
         return format_incident_id(year, number)
 
     def give_back(self) -> None:
-        """This attempt did not commit: the next decision uses its ids (no gap)."""
-        for year, number in reversed(self.taken):
-            self.pool.setdefault(year, []).insert(0, number)
+        """This attempt did not commit: the next decision uses its ids (no gap, in order)."""
+        for year, number in self.taken:
+            self.pool.setdefault(year, []).append(number)
+        for numbers in self.pool.values():
+            numbers.sort()
         self.taken.clear()
 
 
@@ -87,6 +97,8 @@ class _Read:
     """The versions one decision read, checked by its commit."""
 
     alerts: dict[str, int] = field(default_factory=dict)
+    # The incident each alert read belonged to (its place in firing:<incident> moves with it).
+    was: dict[str, str | None] = field(default_factory=dict)
     incidents: dict[str, int] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
     webhooks: list[str] = field(default_factory=list)
@@ -130,6 +142,7 @@ class RedisStore:
     def __init__(self, url: str) -> None:
         self.url, self.options, self._sentinel = parse_redis_url(url)
         self.keys = Keys(self.options.prefix)
+        self.shared = True  # every replica writes it
         # Typed loosely: redis-py's own annotations do not tell bytes answers from str ones.
         self._redis: Any = None
         self._pool: dict[int, list[int]] = {}
@@ -160,6 +173,9 @@ class RedisStore:
         self._record = r.register_script(RECORD_DELIVERY)
         self._purge_incident = r.register_script(PURGE_INCIDENT)
         self._purge_alert = r.register_script(PURGE_ALERT)
+        self._hold = r.register_script(HOLD_NOTIFICATION)
+        self._lock = r.register_script(LOCK)
+        self._unlock = r.register_script(UNLOCK)
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -186,43 +202,68 @@ class RedisStore:
     async def decide(self, needs: Needs, decide: Decide) -> Decision:
         # Decisions of this replica on the same keys take turns (striped locks, taken in order): optimistic
         # conflicts are then left to decisions racing on other replicas, instead of a storm racing itself.
-        stripes = sorted({hash(k) % STRIPES for k in (*needs.keys, *needs.incident_ids)})
+        keys = {*needs.keys, *(key for _, key in needs.firing), *needs.incident_ids}
+        stripes = sorted({hash(k) % STRIPES for k in keys})
         async with contextlib.AsyncExitStack() as held:
             for stripe in stripes:
                 await held.enter_async_context(self._stripes[stripe])
             return await self._decide(needs, decide)
 
     async def _decide(self, needs: Needs, decide: Decide) -> Decision:
-        for attempt in range(MAX_ATTEMPTS):
-            ids = _Ids(self._pool)
-            s, read = await self._call(lambda: self._load(needs, ids))  # noqa: B023 - awaited at once
-            try:
-                decision = decide(s)
-            except NeedIds as want:
-                ids.give_back()  # the ids this attempt took go back: the next attempt needs them all
-                await self._reserve(want.year)
-                continue
-            except BaseException:
-                ids.give_back()
-                raise
-            payload = self._payload(decision, read, [i for i in decision.incidents if i not in read.incidents])
-            try:
+        deadline = time.monotonic() + DECIDE_WITHIN
+        token = uuid.uuid4().hex
+        locked: list[str] = []
+        conflicts = 0
+        try:
+            while True:
+                ids = _Ids(self._pool)
+                s, read = await self._call(lambda: self._load(needs, ids))  # noqa: B023 - awaited at once
+                try:
+                    # A big decision (an incident of thousands of alerts) is decided off the event loop.
+                    decision = await asyncio.to_thread(decide, s) if len(s.alerts) > BIG_SLICE else decide(s)
+                except NeedIds as want:
+                    # Not a conflict: reserve at least twice what this attempt took, and decide again.
+                    taken = len(ids.taken)
+                    ids.give_back()
+                    await self._reserve(want.year, taken + 1)
+                    continue
+                except BaseException:
+                    ids.give_back()
+                    raise
+                created = [i for i in decision.incidents if i not in read.incidents]
+                payload = self._payload(decision, read, created, token, locked)
+                # An exception here leaves the outcome unknown (the ids may be used): the caller answers 503.
                 result = await self._call(functools.partial(self._commit, args=[self.keys.base, payload]))
-            except BaseException:
-                # The outcome is unknown (the ids may be used): the caller answers 503 and the sender retries.
-                raise
-            if result[0] == b"ok":
-                return decision
-            if result[1].startswith(b"incident exists"):
-                ids.taken.clear()  # never hand out an id that is taken (say, a sequence reset by hand)
-            ids.give_back()
-            # Someone else committed what we read: take the decision again on fresh state.
-            await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
-        raise StoreUnavailable(f"gave up after {MAX_ATTEMPTS} conflicting attempts")
+                if result[0] == b"ok":
+                    locked.clear()  # released by the commit
+                    return decision
+                reason = result[1].decode()
+                if reason.startswith("incident exists"):
+                    ids.taken.clear()  # never hand out an id that is taken (say, a sequence reset by hand)
+                ids.give_back()
+                conflicts += 1
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable(f"gave up after {conflicts} conflicting attempts ({reason})")
+                if conflicts >= LOCK_AFTER and reason.startswith("incident "):
+                    # This decision keeps losing the race for one incident (a big incident's alerts keep joining
+                    # it): lock it briefly so that the others wait for this one instead.
+                    incident_id = reason.split(" ", 1)[1]
+                    args = [self.keys.base, incident_id, token, int(LOCK_FOR.total_seconds() * 1000)]
+                    if incident_id not in locked and await self._call(functools.partial(self._lock, args=args)):
+                        locked.append(incident_id)
+                        continue
+                # Someone else committed what we read: take the decision again on fresh state.
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2 ** min(conflicts, 10))))
+        finally:
+            if locked:
+                with contextlib.suppress(StoreUnavailable):
+                    await self._call(functools.partial(self._unlock, args=[self.keys.base, token, *locked]))
 
-    async def _reserve(self, year: int) -> None:
-        number = await self._call(lambda: self.r.incr(self.keys.incident_seq(year)))
-        self._pool.setdefault(year, []).append(int(number))
+    async def _reserve(self, year: int, count: int) -> None:
+        last = int(await self._call(lambda: self.r.incrby(self.keys.incident_seq(year), count)))
+        pool = self._pool.setdefault(year, [])
+        pool.extend(range(last - count + 1, last + 1))
+        pool.sort()  # the smallest first, so that ids come out in order
 
     async def _load(self, needs: Needs, ids: _Ids) -> tuple[Slice, _Read]:
         read = _Read()
@@ -249,7 +290,9 @@ class RedisStore:
         for fp, row in zip(fps, await self._hashes([self.keys.alert(f) for f in fps]), strict=True):
             read.alerts.setdefault(fp, row[0] if row else 0)
             if row is not None:
-                found.append(codec.alert_from(codec.loads(row[1])))
+                alert = codec.alert_from(codec.loads(row[1]))
+                read.was.setdefault(fp, alert.incident_id)
+                found.append(alert)
         return found
 
     async def _incidents(self, ids: Iterable[str], read: _Read) -> list[Incident]:
@@ -288,15 +331,19 @@ class RedisStore:
                 orphaned = sorted({fp.decode() for members in await pipe.execute() for fp in members})
                 candidates = await self._alerts(orphaned, read)
                 return [a for a in candidates if a.status is AlertStatus.FIRING and a.incident_id is None]
-            case loading.MembersOf(incident_ids=ids):
+            case loading.FiringMembersOf(incident_ids=ids):
                 pipe = r.pipeline(transaction=False)
                 for iid in ids:
-                    pipe.smembers(k.members(iid))
+                    pipe.smembers(k.firing(iid))
                 pairs = [
                     (iid, fp.decode()) for iid, members in zip(ids, await pipe.execute(), strict=True) for fp in members
                 ]
                 by_fp = {a.fingerprint: a for a in await self._alerts({fp for _, fp in pairs}, read)}
-                return [(iid, by_fp[fp]) for iid, fp in sorted(pairs) if fp in by_fp]
+                return [
+                    (iid, by_fp[fp])
+                    for iid, fp in sorted(pairs)
+                    if fp in by_fp and by_fp[fp].status is AlertStatus.FIRING and by_fp[fp].incident_id == iid
+                ]
             case loading.TimersOf(incident_ids=ids):
                 pipe = r.pipeline(transaction=False)
                 for iid in ids:
@@ -313,17 +360,23 @@ class RedisStore:
                 return seen
         raise TypeError(f"unknown query {query!r}")
 
-    def _payload(self, d: Decision, read: _Read, created: list[str]) -> bytes:
+    def _payload(self, d: Decision, read: _Read, created: list[str], token: str, locked: list[str]) -> bytes:
         alerts = []
         for a in d.alerts.values():
             a.version = read.alerts.get(a.fingerprint, 0) + 1
+            firing = a.status is AlertStatus.FIRING
             entry: dict[str, Any] = {
                 "fp": a.fingerprint,
                 "v": a.version,
                 "d": codec.dumps(a).decode(),
                 "ck": a.correlation_key,
-                "orphan": a.status is AlertStatus.FIRING and a.incident_id is None,
+                "orphan": firing and a.incident_id is None,
             }
+            was = read.was.get(a.fingerprint)
+            if was:
+                entry["was"] = was
+            if firing and a.incident_id:
+                entry["firing_in"] = a.incident_id
             if a.status is AlertStatus.RESOLVED and a.ends_at is not None:
                 entry["ended"] = _ts(a.ends_at)
             alerts.append(entry)
@@ -335,8 +388,10 @@ class RedisStore:
                 entry["resolved"] = _ts(i.resolved_at)
             incidents.append(entry)
         payload = {
+            "token": token,
+            "locks": locked,
             "checks": {
-                "alerts": {fp: v for fp, v in read.alerts.items() if fp in d.alerts} or {},
+                "alerts": {fp: v for fp, v in read.alerts.items() if fp in d.alerts},
                 "incidents": read.incidents,
                 "keys": read.keys,
                 "webhooks": [w for w in read.webhooks if w in d.webhooks],
@@ -345,7 +400,7 @@ class RedisStore:
             },
             "alerts": alerts,
             "incidents": incidents,
-            "pointers": d.pointers or {},
+            "pointers": d.pointers,
             "members": sorted(d.memberships),
             "timeline": [[e.incident_id, codec.dumps(_entry(e)).decode()] for e in d.timeline],
             "timers_set": [
@@ -354,7 +409,8 @@ class RedisStore:
             ],
             "timers_cancelled": [[key, key.split("/", 1)[0]] for key in sorted(d.timers_cancelled)],
             "notifications": [
-                {"key": n.key, "d": codec.dumps(n).decode(), "at": _ts(n.created_at)} for n in d.notifications
+                {"key": n.key, "d": codec.dumps(n).decode(), "at": _ts(n.created_at), "iid": n.incident_id}
+                for n in d.notifications
             ],
             "webhooks": sorted(d.webhooks),
             "nkey_ttl": int(NOTIFICATION_KEY_TTL.total_seconds()),
@@ -379,6 +435,15 @@ class RedisStore:
             alerts.sort(key=lambda a: order.get(a.fingerprint, 0))
             timeline = [codec.timeline_from({"incident_id": incident_id, **codec.loads(e)}) for e in entries]
             return IncidentView(codec.incident_from(codec.loads(data)), alerts, timeline)
+
+        return await self._call(work)
+
+    async def alert_versions(self, fingerprints: list[str]) -> dict[str, int]:
+        async def work() -> dict[str, int]:
+            pipe = self.r.pipeline(transaction=False)
+            for fp in fingerprints:
+                pipe.hget(self.keys.alert(fp), "v")
+            return {fp: int(v) for fp, v in zip(fingerprints, await pipe.execute(), strict=True) if v is not None}
 
         return await self._call(work)
 
@@ -457,13 +522,20 @@ class RedisStore:
         return datetime.fromtimestamp(first[0][1], UTC) if first else None
 
     async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
-        raw = await self._call(lambda: self._claim_notes(args=[self.keys.base, _ts(now), _ts(now + lease), limit]))
+        claim = uuid.uuid4().hex
+        args = [self.keys.base, _ts(now), _ts(now + lease), limit, claim]
+        raw = await self._call(functools.partial(self._claim_notes, args=args))
         found = []
         for data, attempts in zip(raw[::2], raw[1::2], strict=True):
             notification = codec.notification_from(codec.loads(data))
             notification.attempts = int(attempts)
+            notification.claim = claim
             found.append(notification)
         return sorted(found, key=lambda n: n.created_at)
+
+    async def hold_notification(self, key: str, claim: str, until: datetime) -> bool:
+        args = [self.keys.base, key, claim, _ts(until)]
+        return bool(await self._call(functools.partial(self._hold, args=args)))
 
     async def next_notification_due(self) -> datetime | None:
         first = await self._call(lambda: self.r.zrange(self.keys.outbox, 0, 0, withscores=True))

@@ -1,5 +1,6 @@
-"""Every Redis key tocsin uses, in one place. All share one hash tag, so that Lua scripts may touch any of
-them and a Redis Cluster keeps them in one slot."""
+"""Every Redis key tocsin uses, in one place. All share one hash tag, so that they live in one slot. The Lua
+scripts build the names they touch rather than declaring them, which a single Redis (or one under Sentinel)
+accepts; Redis Cluster is not supported."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class Keys:
     def key(self, correlation_key: str) -> str:
         return self("key", correlation_key)
 
-    # keyv:<correlation key> -> version of that key's pointer and orphan set (checked by every commit reading them)
+    # keyv:<correlation key> -> version of that key's pointer and orphan set (checked by every commit reading
+    # them), drawn from seq:keyv so that a deleted one never comes back with a value seen before
     def keyv(self, correlation_key: str) -> str:
         return self("keyv", correlation_key)
 
@@ -38,6 +40,18 @@ class Keys:
     # timeline:<incident id> -> list of JSON entries, oldest first
     def timeline(self, incident_id: str) -> str:
         return self("timeline", incident_id)
+
+    # firing:<incident id> -> set of the incident's firing fingerprints
+    def firing(self, incident_id: str) -> str:
+        return self("firing", incident_id)
+
+    # inotes:<incident id> -> set of the incident's queued notification keys
+    def inotes(self, incident_id: str) -> str:
+        return self("inotes", incident_id)
+
+    # lock:<incident id> -> token of a decision that lost too many races for the incident (short TTL)
+    def lock(self, incident_id: str) -> str:
+        return self("lock", incident_id)
 
     # itimers:<incident id> -> set of timer keys of the incident
     def itimers(self, incident_id: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 _PRELUDE = """
 local base = ARGV[1]
 local function k(...) return base .. table.concat({...}, ':') end
+-- A key's version comes from one counter, so a key whose version is deleted (purged) never repeats one.
+local function bump(ck) redis.call('SET', k('keyv', ck), redis.call('INCR', k('seq', 'keyv'))) end
 """
 
 # ARGV[2]: the decision as JSON (see RedisStore._payload). Checks every version the decision read; on any
@@ -13,6 +15,17 @@ COMMIT = (
     _PRELUDE
     + """
 local p = cjson.decode(ARGV[2])
+-- An incident locked by a decision that lost too many races for it is left to that decision for a moment.
+local function held(id)
+  local holder = redis.call('GET', k('lock', id))
+  return holder and holder ~= p.token
+end
+for _, i in ipairs(p.incidents) do
+  if held(i.id) then return {'conflict', 'locked ' .. i.id} end
+end
+for id, _ in pairs(p.checks.incidents) do
+  if held(id) then return {'conflict', 'locked ' .. id} end
+end
 for fp, v in pairs(p.checks.alerts) do
   if tonumber(redis.call('HGET', k('alert', fp), 'v') or '0') ~= v then return {'conflict', 'alert ' .. fp} end
 end
@@ -38,7 +51,10 @@ for _, a in ipairs(p.alerts) do
   local changed
   if a.orphan then changed = redis.call('SADD', k('orphans', a.ck), a.fp)
   else changed = redis.call('SREM', k('orphans', a.ck), a.fp) end
-  if changed == 1 then redis.call('INCR', k('keyv', a.ck)) end
+  if changed == 1 then bump(a.ck) end
+  -- firing:<incident> holds the incident's firing alerts (what a resolve ends and a page names).
+  if a.was then redis.call('SREM', k('firing', a.was), a.fp) end
+  if a.firing_in then redis.call('SADD', k('firing', a.firing_in), a.fp) end
   if a.ended then redis.call('ZADD', k('alerts', 'resolved'), a.ended, a.fp)
   else redis.call('ZREM', k('alerts', 'resolved'), a.fp) end
 end
@@ -62,7 +78,7 @@ end
 
 for ck, id in pairs(p.pointers) do
   redis.call('SET', k('key', ck), id)
-  redis.call('INCR', k('keyv', ck))
+  bump(ck)
 end
 for _, m in ipairs(p.members) do redis.call('SADD', k('members', m[1]), m[2]) end
 for _, e in ipairs(p.timeline) do redis.call('RPUSH', k('timeline', e[1]), e[2]) end
@@ -83,9 +99,13 @@ for _, n in ipairs(p.notifications) do
   if redis.call('SET', k('nkey', n.key), '1', 'NX', 'EX', p.nkey_ttl) then
     redis.call('HSET', k('note', n.key), 'd', n.d, 'a', 0)
     redis.call('ZADD', k('outbox'), n.at, n.key)
+    redis.call('SADD', k('inotes', n.iid), n.key)
   end
 end
 for _, id in ipairs(p.webhooks) do redis.call('SET', k('webhook', id), '1', 'EX', p.webhook_ttl) end
+for _, id in ipairs(p.locks) do
+  if redis.call('GET', k('lock', id)) == p.token then redis.call('DEL', k('lock', id)) end
+end
 return {'ok'}
 """
 )
@@ -109,7 +129,7 @@ return out
 """
 )
 
-# As CLAIM_TIMERS for the outbox; each claim counts as an attempt.
+# As CLAIM_TIMERS for the outbox, ARGV[5] the claim's token; each claim counts as an attempt.
 CLAIM_NOTIFICATIONS = (
     _PRELUDE
     + """
@@ -119,6 +139,7 @@ for _, key in ipairs(due) do
   local d = redis.call('HGET', k('note', key), 'd')
   if d then
     redis.call('ZADD', k('outbox'), ARGV[3], key)
+    redis.call('HSET', k('note', key), 'c', ARGV[5])
     local a = redis.call('HINCRBY', k('note', key), 'a', 1)
     table.insert(out, d)
     table.insert(out, a)
@@ -130,19 +151,52 @@ return out
 """
 )
 
+# ARGV[2] key, ARGV[3] claim, ARGV[4] until: extend the claim if it is still this one.
+HOLD_NOTIFICATION = (
+    _PRELUDE
+    + """
+if redis.call('HGET', k('note', ARGV[2]), 'c') ~= ARGV[3] then return 0 end
+redis.call('ZADD', k('outbox'), 'XX', ARGV[4], ARGV[2])
+return 1
+"""
+)
+
 # ARGV[2] key, ARGV[3] incident id, then timeline entries: the notification is done.
 RECORD_DELIVERY = (
     _PRELUDE
     + """
 redis.call('ZREM', k('outbox'), ARGV[2])
 redis.call('DEL', k('note', ARGV[2]))
+redis.call('SREM', k('inotes', ARGV[3]), ARGV[2])
 for i = 4, #ARGV do redis.call('RPUSH', k('timeline', ARGV[3]), ARGV[i]) end
 return 1
 """
 )
 
+# ARGV[2] incident id, ARGV[3] token, ARGV[4] milliseconds: lock an incident for a decision that keeps losing.
+LOCK = (
+    _PRELUDE
+    + """
+local held = redis.call('GET', k('lock', ARGV[2]))
+if held and held ~= ARGV[3] then return 0 end
+redis.call('SET', k('lock', ARGV[2]), ARGV[3], 'PX', ARGV[4])
+return 1
+"""
+)
+
+# ARGV[2] token, then incident ids: release what a decision locked and did not commit.
+UNLOCK = (
+    _PRELUDE
+    + """
+for i = 3, #ARGV do
+  if redis.call('GET', k('lock', ARGV[i])) == ARGV[2] then redis.call('DEL', k('lock', ARGV[i])) end
+end
+return 1
+"""
+)
+
 # ARGV[2] incident id, ARGV[3] cutoff. Forgets the incident if it is still resolved before the cutoff, with its
-# timeline, timers and the alerts whose last incident it was and that are not firing.
+# timeline, timers, queued notifications and the alerts whose last incident it was and that are not firing.
 PURGE_INCIDENT = (
     _PRELUDE
     + """
@@ -164,12 +218,19 @@ for _, t in ipairs(redis.call('SMEMBERS', k('itimers', id))) do
   redis.call('ZREM', k('timers'), t)
   redis.call('DEL', k('timer', t))
 end
-local d = cjson.decode(redis.call('HGET', k('incident', id), 'd'))
-if redis.call('GET', k('key', d.correlation_key)) == id then
-  redis.call('DEL', k('key', d.correlation_key))
-  redis.call('INCR', k('keyv', d.correlation_key))
+for _, n in ipairs(redis.call('SMEMBERS', k('inotes', id))) do
+  redis.call('ZREM', k('outbox'), n)
+  redis.call('DEL', k('note', n))
 end
-redis.call('DEL', k('incident', id), k('timeline', id), k('members', id), k('itimers', id))
+local d = cjson.decode(redis.call('HGET', k('incident', id), 'd'))
+local ck = d.correlation_key
+if redis.call('GET', k('key', ck)) == id then
+  redis.call('DEL', k('key', ck))
+  -- Nothing left under the key: forget its version too (versions never repeat, see bump).
+  if redis.call('SCARD', k('orphans', ck)) == 0 then redis.call('DEL', k('keyv', ck)) else bump(ck) end
+end
+redis.call('DEL', k('incident', id), k('timeline', id), k('members', id), k('itimers', id), k('firing', id),
+           k('inotes', id))
 redis.call('ZREM', k('incidents'), id)
 redis.call('ZREM', k('incidents', 'open'), id)
 redis.call('ZREM', k('incidents', 'resolved'), id)

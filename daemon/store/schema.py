@@ -91,6 +91,15 @@ MIGRATIONS: list[str] = [
         SELECT correlation_key, id FROM incidents AS i
         WHERE seq = (SELECT MAX(seq) FROM incidents WHERE correlation_key = i.correlation_key);
     """,
+    # 5: an incident's firing alerts by index; outbox claims owned (a claim that lapsed is not sent twice);
+    # the purge's lookups by incident indexed.
+    """
+    CREATE INDEX alerts_firing_incident ON alerts (incident_id) WHERE status = 'firing';
+    ALTER TABLE outbox ADD COLUMN claim TEXT;
+    CREATE INDEX outbox_incident ON outbox (incident_id);
+    CREATE INDEX keys_incident ON keys (incident_id);
+    CREATE INDEX incident_alerts_fingerprint ON incident_alerts (fingerprint);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import sqlite3
 import threading
 import time
@@ -31,6 +32,7 @@ T = TypeVar("T")
 _CHUNK = 500  # ids per IN (...) clause
 _MAX_BATCH = 256  # decisions per group commit
 WRITE_TIMEOUT = 10.0  # seconds a caller waits for its commit before answering 503
+PURGE_BATCH = 500  # incidents or alerts forgotten per transaction
 PROBE_BYTES = 256 * 1024  # what readiness writes (and removes) after a failed commit
 # PagerDuty retries a webhook for hours at most; a week of remembered ids is plenty.
 WEBHOOK_MEMORY = timedelta(days=7)
@@ -74,7 +76,8 @@ class _Ids:
 
 
 class SqliteStore:
-    def __init__(self, url: str, readers: int = 2) -> None:
+    def __init__(self, url: str, readers: int = 2, shared: bool = False) -> None:
+        self.shared = shared
         self.path, options = parse_sqlite_url(url)
         self.synchronous = options.get("synchronous", "NORMAL").upper()
         if self.synchronous not in ("NORMAL", "FULL", "EXTRA"):
@@ -278,14 +281,13 @@ class SqliteStore:
                         (key,),
                     )
                 ]
-            case loading.MembersOf(incident_ids=ids):
+            case loading.FiringMembersOf(incident_ids=ids):
                 return [
                     (row[0], codec.alert_from(codec.loads(row[1])))
                     for chunk in _chunks(ids)
                     for row in conn.execute(
-                        "SELECT m.incident_id, a.data FROM incident_alerts m "
-                        "JOIN alerts a ON a.fingerprint = m.fingerprint "
-                        f"WHERE m.incident_id IN ({_marks(len(chunk))}) ORDER BY a.seq",
+                        "SELECT incident_id, data FROM alerts "
+                        f"WHERE status = 'firing' AND incident_id IN ({_marks(len(chunk))}) ORDER BY seq",
                         chunk,
                     )
                 ]
@@ -435,6 +437,20 @@ class SqliteStore:
 
         return await self._read(work)
 
+    async def alert_versions(self, fingerprints: list[str]) -> dict[str, int]:
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            return {
+                row[0]: row[1]
+                for chunk in _chunks(fingerprints)
+                for row in conn.execute(
+                    "SELECT fingerprint, json_extract(CAST(data AS TEXT), '$.version') FROM alerts "
+                    f"WHERE fingerprint IN ({_marks(len(chunk))})",
+                    chunk,
+                )
+            }
+
+        return await self._read(work)
+
     async def get_incident_summary(self, incident_id: str) -> Incident | None:
         row = await self._read(
             lambda conn: conn.execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
@@ -482,19 +498,32 @@ class SqliteStore:
         return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
 
     async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
+        claim = secrets.token_hex(8)
+
         def work(conn: sqlite3.Connection) -> list[Notification]:
             rows = conn.execute(
-                "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 WHERE seq IN "
+                "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1, claim = ? WHERE seq IN "
                 "(SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
                 "ORDER BY next_attempt_at, seq LIMIT ?) RETURNING seq, data, attempts",
-                (_ts(now + lease), _ts(now), limit),
+                (_ts(now + lease), claim, _ts(now), limit),
             ).fetchall()
             found = []
             for _, data, attempts in sorted(rows):
                 notification = codec.notification_from(codec.loads(data))
                 notification.attempts = attempts
+                notification.claim = claim
                 found.append(notification)
             return found
+
+        return await self._write(work)
+
+    async def hold_notification(self, key: str, claim: str, until: datetime) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE key = ? AND claim = ? AND status = 'pending'",
+                (_ts(until), key, claim),
+            )
+            return cur.rowcount == 1
 
         return await self._write(work)
 
@@ -515,27 +544,44 @@ class SqliteStore:
         await self._write(work)
 
     async def purge(self, before: datetime) -> int:
-        def work(conn: sqlite3.Connection) -> int:
-            cutoff = _ts(before)
+        """In batches, each its own short transaction: a big backlog never holds the writer for long."""
+        cutoff = _ts(before)
+
+        def incidents(conn: sqlite3.Connection) -> int:
             gone = [
                 r[0]
                 for r in conn.execute(
-                    "DELETE FROM incidents WHERE state = 'resolved' AND resolved_at < ? RETURNING id", (cutoff,)
+                    "DELETE FROM incidents WHERE seq IN (SELECT seq FROM incidents WHERE state = 'resolved' "
+                    "AND resolved_at < ? LIMIT ?) RETURNING id",
+                    (cutoff, PURGE_BATCH),
                 )
             ]
-            for chunk in _chunks(gone):
-                marks = _marks(len(chunk))
+            if gone:
+                marks = _marks(len(gone))
                 for table in ("timeline", "incident_alerts", "outbox", "timers", "keys"):
-                    conn.execute(f"DELETE FROM {table} WHERE incident_id IN ({marks})", chunk)
-            conn.execute(
-                "DELETE FROM alerts WHERE status = 'resolved' AND ends_at < ? AND (incident_id IS NULL OR "
-                "incident_id NOT IN (SELECT id FROM incidents))",
-                (cutoff,),
-            )
-            conn.execute("DELETE FROM incident_alerts WHERE fingerprint NOT IN (SELECT fingerprint FROM alerts)")
+                    conn.execute(f"DELETE FROM {table} WHERE incident_id IN ({marks})", gone)
             return len(gone)
 
-        return await self._write(work)
+        def alerts(conn: sqlite3.Connection) -> int:
+            gone = [
+                r[0]
+                for r in conn.execute(
+                    "DELETE FROM alerts WHERE seq IN (SELECT a.seq FROM alerts AS a LEFT JOIN incidents AS i "
+                    "ON i.id = a.incident_id WHERE a.status = 'resolved' AND a.ends_at < ? AND i.id IS NULL "
+                    "LIMIT ?) RETURNING fingerprint",
+                    (cutoff, PURGE_BATCH),
+                )
+            ]
+            if gone:
+                conn.execute(f"DELETE FROM incident_alerts WHERE fingerprint IN ({_marks(len(gone))})", gone)
+            return len(gone)
+
+        total = 0
+        while (done := await self._write(incidents)) > 0:
+            total += done
+        while await self._write(alerts) > 0:
+            pass
+        return total
 
     @staticmethod
     def _timeline(conn: sqlite3.Connection, entries: list[TimelineEntry]) -> None:
