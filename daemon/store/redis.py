@@ -43,6 +43,7 @@ from daemon.store.redis_scripts import (
     PURGE_INCIDENT,
     RECORD_DELIVERY,
     UNLOCK,
+    VERSIONS,
 )
 from daemon.timefmt import iso
 
@@ -147,6 +148,8 @@ class RedisStore:
         self._redis: Any = None
         self._pool: dict[int, list[int]] = {}
         self._stripes = [asyncio.Lock() for _ in range(STRIPES)]
+        self._asking: list[tuple[list[str], asyncio.Future[dict[str, int]]]] = []
+        self._reader: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -176,6 +179,7 @@ class RedisStore:
         self._hold = r.register_script(HOLD_NOTIFICATION)
         self._lock = r.register_script(LOCK)
         self._unlock = r.register_script(UNLOCK)
+        self._versions = r.register_script(VERSIONS)
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -439,13 +443,30 @@ class RedisStore:
         return await self._call(work)
 
     async def alert_versions(self, fingerprints: list[str]) -> dict[str, int]:
-        async def work() -> dict[str, int]:
-            pipe = self.r.pipeline(transaction=False)
-            for fp in fingerprints:
-                pipe.hget(self.keys.alert(fp), "v")
-            return {fp: int(v) for fp, v in zip(fingerprints, await pipe.execute(), strict=True) if v is not None}
+        """Batched: the requests asking while one read is under way share the next read (a redelivery storm
+        costs a round trip per batch, not per webhook)."""
+        future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+        self._asking.append((fingerprints, future))
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_versions(), name="redis-versions")
+        return await asyncio.shield(future)
 
-        return await self._call(work)
+    async def _read_versions(self) -> None:
+        while self._asking:
+            batch, self._asking = self._asking, []
+            wanted = sorted({fp for fps, _ in batch for fp in fps})
+            try:
+                # One script call rather than a pipeline of HGETs: redis-py's per-command cost is what shows.
+                found = await self._call(functools.partial(self._versions, args=[self.keys.base, *wanted]))
+            except StoreUnavailable as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            versions = {fp: int(v) for fp, v in zip(wanted, found, strict=False) if v is not None}
+            for fps, future in batch:
+                if not future.done():
+                    future.set_result({fp: versions[fp] for fps_ in (fps,) for fp in fps_ if fp in versions})
 
     async def get_incident_summary(self, incident_id: str) -> Incident | None:
         found = await self._call(lambda: self._incidents([incident_id], _Read()))

@@ -257,3 +257,13 @@ redis.call('ZREM', k('alerts', 'resolved'), fp)
 return 1
 """
 )
+
+# ARGV[2..]: fingerprints. Their alerts' versions (false where absent), in one command for the fast path.
+VERSIONS = (
+    _PRELUDE
+    + """
+local out = {}
+for i = 2, #ARGV do out[i - 1] = redis.call('HGET', k('alert', ARGV[i]), 'v') end
+return out
+"""
+)
