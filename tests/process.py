@@ -72,3 +72,19 @@ class TocsinProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+async def stored_fingerprints(session: aiohttp.ClientSession, url: str, token: str) -> set[str]:
+    """Every alert a running tocsin has stored, walking the API's pages."""
+    seen: set[str] = set()
+    cursor = ""
+    while True:
+        async with session.get(
+            f"{url}/api/v1/alerts?limit=1000{cursor}", headers={"Authorization": f"Bearer {token}"}
+        ) as response:
+            assert response.status == 200
+            page = await response.json()
+        seen.update(a["fingerprint"] for a in page["alerts"])
+        if not page["next_cursor"]:
+            return seen
+        cursor = f"&cursor={page['next_cursor']}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.process import TocsinProcess, free_port
+from tests.process import TocsinProcess, free_port, stored_fingerprints
 from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, write_config
 
 pytestmark = pytest.mark.e2e
@@ -27,18 +27,7 @@ def daemon(tmp_path: Path) -> Iterator[TocsinProcess]:
 
 
 async def all_alerts(session: aiohttp.ClientSession, url: str) -> set[str]:
-    seen: set[str] = set()
-    cursor = ""
-    while True:
-        async with session.get(
-            f"{url}/api/v1/alerts?limit=1000{cursor}", headers={"Authorization": f"Bearer {API_TOKEN}"}
-        ) as response:
-            assert response.status == 200
-            page = await response.json()
-        seen.update(a["fingerprint"] for a in page["alerts"])
-        if not page["next_cursor"]:
-            return seen
-        cursor = f"&cursor={page['next_cursor']}"
+    return await stored_fingerprints(session, url, API_TOKEN)
 
 
 async def load_then(daemon: TocsinProcess, stop: str) -> tuple[set[str], int]:

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import redis
 
-from tests.process import TocsinProcess, free_port
+from tests.process import TocsinProcess, free_port, stored_fingerprints
 from tests.redis_server import RedisServer
 from tests.sinks import HttpSink
 from tests.support import AM_TOKEN, API_TOKEN, SEV1, am_alert, am_webhook, fixture, write_config
@@ -188,17 +188,7 @@ async def test_redis_outage_during_load(tmp_path: Path, replicas: Callable[..., 
             stop.set()
             await asyncio.gather(*workers)
 
-            stored: set[str] = set()
-            cursor = ""
-            while True:
-                async with session.get(
-                    f"{daemon.url}/api/v1/alerts?limit=1000{cursor}", headers={"Authorization": f"Bearer {API_TOKEN}"}
-                ) as response:
-                    page = await response.json()
-                stored |= {a["fingerprint"] for a in page["alerts"]}
-                if not page["next_cursor"]:
-                    break
-                cursor = f"&cursor={page['next_cursor']}"
+            stored = await stored_fingerprints(session, daemon.url, API_TOKEN)
         assert refused > 0, "the outage should have refused some requests"
         assert set(answers) <= {200, 503}, f"answers other than 200/503: {set(answers) - {200, 503}}"
         assert accepted <= stored, f"{len(accepted - stored)} accepted alerts lost"
