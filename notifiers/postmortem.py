@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import jinja2
 
-from daemon.domain import AlertStatus, Incident, Kind, Source, State, TimelineEntry
+from daemon.domain import AlertStatus, Kind, TimelineEntry
 from daemon.store.base import IncidentView
 from daemon.timefmt import iso
-from notifiers.render import BUILTIN, TemplateProblem
+from notifiers.render import BUILTIN, TemplateProblem, sample
 from rules.durations import format_duration
-from rules.severity import Severity
 
 # The first timeline entry of each kind marks the first time the incident reached that state.
 # A resolution is also the latest possible mitigation (as the metrics count it when no mitigation came first).
@@ -47,22 +46,10 @@ class Postmortems:
 
     def check(self) -> None:
         """Render a made-up incident's postmortem: a broken override shows at start-up."""
-        now = datetime(2026, 1, 1, tzinfo=UTC)
-        incident = Incident(
-            id="INC-2026-0001",
-            title="Check",
-            severity=Severity.SEV1,
-            state=State.RESOLVED,
-            service="checkout",
-            labels={},
-            correlation_key="",
-            declared_at=now,
-            source=Source.MANUAL,
-            resolved_at=now,
-        )
+        now, incident, alert = sample()
         entry = TimelineEntry(incident.id, now, "tocsin", Kind.DECLARED, "declared")
         try:
-            self.render(IncidentView(incident, [], [entry]), now)
+            self.render(IncidentView(incident, [alert], [entry]), now)
         except Exception as exc:
             raise TemplateProblem(f"templates: postmortem.md.j2 cannot render: {exc}") from exc
 

@@ -47,6 +47,40 @@ def _environment(overrides: str | None) -> jinja2.Environment:
     )
 
 
+def sample() -> tuple[datetime, Incident, Alert]:
+    """A made-up incident with one firing alert, for rendering templates at start-up and in check-config."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    alert = Alert(
+        fingerprint="check",
+        source=Source.ALERTMANAGER,
+        status=AlertStatus.FIRING,
+        labels={"alertname": "Check", "service": "checkout"},
+        annotations={"summary": "a check", "runbook_url": "https://runbooks.example/check"},
+        starts_at=now,
+        ends_at=None,
+        generator_url="http://prometheus/graph",
+        severity=Severity.SEV1,
+        rule="check",
+        correlation_key='{service="checkout"}',
+        received_at=now,
+        incident_id="INC-2026-0001",
+    )
+    incident = Incident(
+        id="INC-2026-0001",
+        title="Check on checkout",
+        severity=Severity.SEV1,
+        state=State.TRIGGERED,
+        service="checkout",
+        labels=dict(alert.labels),
+        correlation_key=alert.correlation_key,
+        declared_at=now,
+        source=Source.ALERTMANAGER,
+        firing_alerts=1,
+        alert_count=1,
+    )
+    return now, incident, alert
+
+
 class Renderer:
     def __init__(self, public_url: str, link_secret: bytes, link_ttl: timedelta, overrides: str | None = None) -> None:
         env = _environment(overrides)
@@ -64,35 +98,7 @@ class Renderer:
 
     def check(self) -> None:
         """Render every kind of message for a made-up incident: a template that fails shows now, not at 3 a.m."""
-        now = datetime(2026, 1, 1, tzinfo=UTC)
-        alert = Alert(
-            fingerprint="check",
-            source=Source.ALERTMANAGER,
-            status=AlertStatus.FIRING,
-            labels={"alertname": "Check", "service": "checkout"},
-            annotations={"summary": "a check", "runbook_url": "https://runbooks.example/check"},
-            starts_at=now,
-            ends_at=None,
-            generator_url="http://prometheus/graph",
-            severity=Severity.SEV1,
-            rule="check",
-            correlation_key='{service="checkout"}',
-            received_at=now,
-            incident_id="INC-2026-0001",
-        )
-        incident = Incident(
-            id="INC-2026-0001",
-            title="Check on checkout",
-            severity=Severity.SEV1,
-            state=State.TRIGGERED,
-            service="checkout",
-            labels=dict(alert.labels),
-            correlation_key=alert.correlation_key,
-            declared_at=now,
-            source=Source.ALERTMANAGER,
-            firing_alerts=1,
-            alert_count=1,
-        )
+        now, incident, alert = sample()
         for reason in NotifyReason:
             intent = NotifyIntent("check", incident.id, reason, ("check",), 0, 1, "a note")
             ctx = self.context(intent, incident, [alert], now)

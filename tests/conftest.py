@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from daemon.clock import ManualClock
+from tests.process import TocsinProcess, free_port
 from tests.redis_server import RedisServer
 from tests.sinks import HttpSink, SmtpSink
-from tests.support import Tocsin, make_settings, start_tocsin
+from tests.support import Tocsin, make_settings, start_tocsin, write_config
 
 MakeTocsin = Callable[..., Awaitable[Tocsin]]
 
@@ -92,6 +93,15 @@ async def paging(make_tocsin: MakeTocsin, http_sink: HttpSink, smtp_sink: SmtpSi
         "      - tag: oncall-primary\n"
     )
     return await make_tocsin({"notify": {"retries": 0, "timeout": "5s"}}, sink=http_sink.address, extra_urls=mail)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[TocsinProcess]:
+    """A real `tocsin run` on the example config (not started), paging a closed port."""
+    config = write_config(tmp_path, {"notify": {"retries": 0}}, sink=f"127.0.0.1:{free_port()}")
+    process = TocsinProcess(config, free_port())
+    yield process
+    process.stop()
 
 
 @pytest.fixture

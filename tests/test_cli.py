@@ -6,24 +6,14 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.process import TocsinProcess, free_port
-from tests.support import AM_TOKEN, API_TOKEN, SEV1, fixture, write_config
+from tests.process import TocsinProcess
+from tests.support import AM_TOKEN, API_TOKEN, SEV1, fixture
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[TocsinProcess]:
-    config = write_config(tmp_path, {"notify": {"retries": 0}}, sink=f"127.0.0.1:{free_port()}")
-    process = TocsinProcess(config, free_port())
-    yield process
-    process.stop()
 
 
 async def cli(daemon: TocsinProcess, *args: str, token: str | None = API_TOKEN) -> subprocess.CompletedProcess[str]:

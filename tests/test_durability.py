@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.process import TocsinProcess, free_port, stored_fingerprints
-from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, write_config
+from tests.process import TocsinProcess, stored_fingerprints
+from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook
 
 pytestmark = pytest.mark.e2e
 
 WEBHOOKS = 300
 PER_WEBHOOK = 5
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[TocsinProcess]:
-    config = write_config(tmp_path, {"notify": {"retries": 0}}, sink=f"127.0.0.1:{free_port()}")
-    process = TocsinProcess(config, free_port())
-    yield process
-    process.stop()
 
 
 async def all_alerts(session: aiohttp.ClientSession, url: str) -> set[str]:

@@ -92,8 +92,6 @@ class Store(Protocol):
     async def hold_notification(self, key: str, claim: str, until: datetime) -> bool:
         """Extend a claim to ``until`` if it is still ``claim`` (False: it lapsed and someone else has it)."""
 
-    async def next_notification_due(self) -> datetime | None: ...
-
     async def record_delivery(self, delivery: Delivery) -> None:
         """The entry was sent: remove it from the outbox and add its timeline lines."""
 

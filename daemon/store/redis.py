@@ -558,10 +558,6 @@ class RedisStore:
         args = [self.keys.base, key, claim, _ts(until)]
         return bool(await self._call(functools.partial(self._hold, args=args)))
 
-    async def next_notification_due(self) -> datetime | None:
-        first = await self._call(lambda: self.r.zrange(self.keys.outbox, 0, 0, withscores=True))
-        return datetime.fromtimestamp(first[0][1], UTC) if first else None
-
     async def record_delivery(self, delivery: Delivery) -> None:
         incident_id = delivery.timeline[0].incident_id if delivery.timeline else ""
         entries = [codec.dumps(_entry(e)).decode() for e in delivery.timeline]

@@ -527,12 +527,6 @@ class SqliteStore:
 
         return await self._write(work)
 
-    async def next_notification_due(self) -> datetime | None:
-        row = await self._read(
-            lambda conn: conn.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'").fetchone()
-        )
-        return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
-
     async def record_delivery(self, delivery: Delivery) -> None:
         def work(conn: sqlite3.Connection) -> None:
             # Kept as 'done' (not deleted) so that its key keeps a repeated decision from queueing it again.
