@@ -110,6 +110,12 @@ class Metrics:
             f"{p}notifications", "Notifications per channel and outcome.", ["channel", "outcome"], registry=registry
         )
         self.escalations = Counter(f"{p}escalations", "Escalation steps paged, by level.", ["level"], registry=registry)
+        self.pages_without_oncall = Counter(
+            f"{p}pages_without_oncall",
+            "Pages that found nobody on call in a rotation (schedule=person: a person target).",
+            ["schedule", "rotation"],
+            registry=registry,
+        )
         self.open_incidents = Gauge(
             f"{p}open_incidents",
             "Open incidents by severity and state (read from the store).",
@@ -175,6 +181,9 @@ class Metrics:
                 self.prepare_incident(severity, o.service)
             elif o.metric == "escalation":
                 self.escalations.labels(str(int(o.value))).inc()
+            elif o.metric == "page_without_oncall":
+                schedule, _, rotation = o.target.partition("/")
+                self.pages_without_oncall.labels(schedule, rotation).inc()
             else:
                 histogram = {
                     "time_to_acknowledge": self.mtta,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.severity import Severity
-from rules.types import ChannelName, Duration, MatcherField, SeverityField
+from rules.types import Duration, MatcherField, SeverityField, Target
 
 
 class StrictModel(BaseModel):
@@ -63,7 +63,7 @@ class SeverityConfig(StrictModel):
 
 class Level(StrictModel):
     after: Duration
-    notify: list[ChannelName] = Field(min_length=1)
+    notify: list[Target] = Field(min_length=1)
 
 
 class Policy(StrictModel):
@@ -76,6 +76,9 @@ class Policy(StrictModel):
         for i in range(1, len(self.levels)):
             if self.levels[i].after < self.levels[i - 1].after:
                 raise ValueError(f"levels[{i}].after is earlier than levels[{i - 1}].after")
+        if self.repeat > 1 and self.levels[-1].after + self.repeat_after == timedelta(0):
+            # Every round would fall due in the same instant: one burst of identical pages, not a ladder.
+            raise ValueError("repeat_after: 0s with every level at 0s pages every round at once; give it a delay")
         return self
 
 

@@ -13,6 +13,8 @@ from rules.matchers import Matcher, parse_matcher
 from rules.severity import Severity
 
 _CHANNEL = re.compile(r"^[A-Za-z0-9_-]+$")
+# A level's notify entry: a channel tag, the person on call of a rotation, or a person by name.
+_TARGET = re.compile(r"^(?:[A-Za-z0-9_-]+|oncall:[a-z0-9_]+/[a-z0-9_]+|person:[a-z0-9_]+)$")
 
 
 def _duration(value: Any) -> timedelta:
@@ -47,7 +49,14 @@ def _channel(value: str) -> str:
     return value
 
 
+def _target(value: str) -> str:
+    if not _TARGET.match(value):
+        raise ValueError(f"bad notify target {value!r} (a channel tag, oncall:<schedule>/<rotation> or person:<name>)")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)]
 SeverityField = Annotated[Severity, BeforeValidator(_severity), PlainSerializer(str, return_type=str)]
 MatcherField = Annotated[InstanceOf[Matcher], BeforeValidator(_matcher), PlainSerializer(str, return_type=str)]
 ChannelName = Annotated[str, AfterValidator(_channel)]
+Target = Annotated[str, AfterValidator(_target)]

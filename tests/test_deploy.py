@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -111,26 +113,57 @@ def test_kubernetes_configmap_and_secrets_make_a_valid_configuration(tmp_path: P
     env = {**env, **secrets["tocsin-env"], "TOCSIN_CONFIG": str(tmp_path / "tocsin.yml")}
     env["TOCSIN_STORE"] = env["TOCSIN_STORE"].replace("$(REDIS_PASSWORD)", secrets["tocsin-redis"]["password"])
     env["TOCSIN_CHANNELS"] = str(tmp_path / "apprise.yml")  # where the Secret is mounted, here
+    # As published, every change-me secret is refused: the Deployment listens beyond loopback.
+    refused = check(load_settings(None, environ=env)).problems
+    assert sorted(p.split(":")[0] for p in refused) == [
+        "api_tokens",
+        "link_secret",
+        "sources.alertmanager.tokens",
+        "sources.pagerduty.integrations",
+        "sources.pagerduty.webhook_secrets",
+    ]
+    # With the values replaced, as the file's comment says, it is a valid configuration.
+    env = {k: v.replace("change-me", "s3cr3t") if k.startswith("TOCSIN_") else v for k, v in env.items()}
     settings = load_settings(None, environ=env)
     report = check(settings)
     assert report.problems == []
     assert report.warnings == []
     assert settings.store.startswith("redis://:")
     assert settings.listen == "0.0.0.0:9097"
-    assert list(settings.sources.pagerduty.integrations) == ["change-me-routing-key"]
+    assert list(settings.sources.pagerduty.integrations) == ["s3cr3t-routing-key"]
     # The probes and the Service use the container's named port.
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert deployment["spec"]["replicas"] == 2
 
 
-def test_compose_and_dockerfile_name_files_that_exist() -> None:
-    compose = yaml_file(DEPLOY / "docker-compose.yml")
+def test_compose_and_dockerfile_name_files_that_exist(tmp_path: Path) -> None:
+    # make-secrets.sh writes the files compose needs beside it: run it on a copy of deploy/.
+    deploy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, deploy, ignore=shutil.ignore_patterns(".env", "alertmanager.compose.yml", "data"))
+    made = subprocess.run([str(deploy / "make-secrets.sh")], capture_output=True, text=True, check=True)
+    assert "wrote deploy/.env" in made.stdout
+    compose = yaml_file(deploy / "docker-compose.yml")
     for name, service in compose["services"].items():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):
-                assert (DEPLOY / source).exists(), (name, volume)
+                assert (deploy / source).exists(), (name, volume)
+    # The compose environment (from .env) over the baked-in example, listening as in the image: no problems.
+    dotenv = dict(line.split("=", 1) for line in (deploy / ".env").read_text().splitlines())
+    env = {**dotenv, "TOCSIN_LISTEN": "0.0.0.0:9097", "TOCSIN_STORE": "redis://redis:6379/0"}
+    settings = load_settings(deploy / "tocsin.yml", environ=env)
+    assert check(settings).problems == []
+    # Without it, the published examples are refused on that listener.
+    assert check(load_settings(deploy / "tocsin.yml", environ={"TOCSIN_LISTEN": "0.0.0.0:9097"})).problems
+    # Alertmanager in compose sends the credentials tocsin now expects.
+    am = yaml_file(deploy / "alertmanager.compose.yml")
+    receivers = {r["name"]: r for r in am["receivers"]}
+    [webhook] = receivers["tocsin"]["webhook_configs"]
+    token = webhook["http_config"]["authorization"]["credentials"]
+    assert [t.get_secret_value() for t in settings.sources.alertmanager.tokens] == [token]
+    [pagerduty] = receivers["tocsin-pagerduty"]["pagerduty_configs"]
+    assert pagerduty["routing_key"] in settings.sources.pagerduty.integrations
     assert compose["services"]["tocsin"]["environment"]["TOCSIN_STORE"].startswith("redis://redis:")
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     copied = [

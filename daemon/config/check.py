@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from daemon.config.exposure import exposure_problems
 from daemon.config.settings import Settings
 from notifiers.channels import ChannelError, Channels, load_channels
 from notifiers.postmortem import Postmortems
@@ -40,6 +41,8 @@ def check(settings: Settings) -> Report:
         Postmortems(settings.templates).check()
     except TemplateProblem as exc:
         report.problems.append(str(exc))
+    report.problems.extend(exposure_problems(settings))
+    report.warnings.extend(not_acted_on(settings))
     if not settings.api_tokens:
         report.warnings.append("api_tokens is empty: every /api/v1 call will be refused")
     if not settings.sources.alertmanager.tokens:
@@ -47,3 +50,28 @@ def check(settings: Settings) -> Report:
     if settings.link_secret is None:
         report.warnings.append("link_secret is not set: acknowledge links stop working when tocsin restarts")
     return report
+
+
+# Sections of the configuration that this version validates but does not act on yet, and what that means.
+NOT_ACTED_ON = {
+    "people": "nobody is paged in person; person: targets page no one",
+    "schedules": "oncall: targets page no one (counted in tocsin_pages_without_oncall_total)",
+    "maintenance": "no alert is silenced by a maintenance window",
+    "heartbeats": "no heartbeat is watched and none can be missed",
+    "sources.grafana_oncall": "the Grafana OnCall integration URLs are not served",
+    "board": "there is no web board",
+    "tls": "tocsin serves plain HTTP",
+}
+
+
+def not_acted_on(settings: Settings) -> list[str]:
+    """One warning per section given in the file that is parsed, not acted on yet: never silently ignored."""
+    given = set(settings.model_fields_set)
+    if "grafana_oncall" in settings.sources.model_fields_set and settings.sources.grafana_oncall.integrations:
+        given.add("sources.grafana_oncall")
+    if not (settings.tls.cert_file or settings.tls.key_file):
+        given.discard("tls")
+    for key in ("people", "schedules", "maintenance", "heartbeats"):
+        if not getattr(settings, key):
+            given.discard(key)
+    return [f"{key}: parsed, not acted on yet: {what}" for key, what in NOT_ACTED_ON.items() if key in given]

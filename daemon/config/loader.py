@@ -114,6 +114,20 @@ def _resolve_store(url: str, base: Path) -> str:
     return f"sqlite:///{path}" + (sep + query if sep else "")
 
 
+def _drop_overridden(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """A key given in the environment replaces the file's value whole: pydantic-settings would merge a mapping
+    (TOCSIN_SOURCES__PAGERDUTY__INTEGRATIONS='{"key": ...}' would keep the file's example integrations too)."""
+    for name in env:
+        if not name.upper().startswith("TOCSIN_"):
+            continue
+        path = name[len("TOCSIN_") :].lower().split("__")
+        node: Any = data
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+
+
 def load_settings(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read ``path`` (or TOCSIN_CONFIG, or nothing) with the environment on top; raise ConfigError."""
     env = os.environ if environ is None else environ
@@ -125,6 +139,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: Mapping[s
         file = Path(path)
         data = _read_yaml(file)
         base = file.resolve().parent
+    _drop_overridden(data, env)
     token = _environ.set(environ)
     try:
         settings: Settings = _Settings(**data)

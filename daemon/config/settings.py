@@ -6,10 +6,11 @@ import re
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.models import Policy, Route, SeverityConfig, StrictModel
+from rules.oncall import MaintenanceWindow, Name, Person, Schedule, parse_target
 from rules.severity import Severity
 from rules.types import ChannelName, Duration, SeverityField
 
@@ -31,9 +32,20 @@ class PagerDutySource(StrictModel):
     webhook_secrets: list[SecretStr] = Field(default_factory=list)
 
 
+class GrafanaOnCallIntegration(StrictModel):
+    service: str = Field(min_length=1)
+    severity: SeverityField = Severity.SEV2
+
+
+class GrafanaOnCallSource(StrictModel):
+    # Integration key (the last part of OnCall's integration URL) -> what its alerts are.
+    integrations: dict[str, GrafanaOnCallIntegration] = Field(default_factory=dict)
+
+
 class Sources(StrictModel):
     alertmanager: AlertmanagerSource = Field(default_factory=AlertmanagerSource)
     pagerduty: PagerDutySource = Field(default_factory=PagerDutySource)
+    grafana_oncall: GrafanaOnCallSource = Field(default_factory=GrafanaOnCallSource)
 
 
 class CorrelationConfig(StrictModel):
@@ -63,7 +75,26 @@ class HeartbeatConfig(StrictModel):
     name: str = Field(min_length=1)
     alertname: str | None = None
     expect_every: Duration
+    grace: Duration = timedelta(0)
     severity: SeverityField = Severity.SEV2
+    service: str | None = None  # default: the heartbeat's name
+
+
+class BoardConfig(StrictModel):
+    session_ttl: Duration = timedelta(hours=12)
+    trusted_header: str = ""  # e.g. X-Forwarded-Email behind an authenticating proxy
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])  # type: ignore[arg-type]
+
+
+class TlsConfig(StrictModel):
+    cert_file: str = ""
+    key_file: str = ""
+
+    @model_validator(mode="after")
+    def _both(self) -> TlsConfig:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("tls: set both cert_file and key_file, or neither")
+        return self
 
 
 class LimitsConfig(StrictModel):
@@ -126,6 +157,11 @@ class Settings(BaseSettings):
     status_updates: StatusUpdatesConfig = Field(default_factory=StatusUpdatesConfig)
     resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
     heartbeats: list[HeartbeatConfig] = Field(default_factory=list)
+    people: dict[Name, Person] = Field(default_factory=dict)
+    schedules: dict[Name, Schedule] = Field(default_factory=dict)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    board: BoardConfig = Field(default_factory=BoardConfig)
+    tls: TlsConfig = Field(default_factory=TlsConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
@@ -136,6 +172,14 @@ class Settings(BaseSettings):
         _, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"bad listen address {value!r} (expected host:port)")
+        return value
+
+    @field_validator("link_secret")
+    @classmethod
+    def _link_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # It signs acknowledge links: an empty or short key makes them forgeable.
+        if value is not None and len(value.get_secret_value().encode()) < 16:
+            raise ValueError("link_secret must be at least 16 bytes (e.g. `openssl rand -hex 32`)")
         return value
 
     @field_validator("store")
@@ -159,18 +203,63 @@ class Settings(BaseSettings):
                 known = ", ".join(sorted(self.policies)) or "none defined"
                 raise ValueError(f"routes[{i}].policy: unknown policy {route.policy!r} (known: {known})")
         seen: set[str] = set()
+        alertnames: set[str] = set()
         for i, beat in enumerate(self.heartbeats):
             if beat.name in seen:
                 raise ValueError(f"heartbeats[{i}].name: duplicate heartbeat {beat.name!r}")
             seen.add(beat.name)
+            if beat.alertname is not None:
+                if beat.alertname in alertnames:
+                    raise ValueError(f"heartbeats[{i}].alertname: {beat.alertname!r} is another heartbeat's too")
+                alertnames.add(beat.alertname)
+        windows: set[str] = set()
+        for i, window in enumerate(self.maintenance):
+            if window.name in windows:
+                raise ValueError(f"maintenance[{i}].name: duplicate maintenance window {window.name!r}")
+            windows.add(window.name)
+        for name, schedule in self.schedules.items():
+            for rotation_name, rotation in schedule.rotations.items():
+                for i, person in enumerate(rotation.people):
+                    if person not in self.people:
+                        raise ValueError(
+                            f"schedules.{name}.rotations.{rotation_name}.people[{i}]: unknown person {person!r}"
+                            f" (people: {', '.join(sorted(self.people)) or 'none defined'})"
+                        )
+        for name, policy in self.policies.items():
+            for i, level in enumerate(policy.levels):
+                for target in level.notify:
+                    problem = self._target_problem(target)
+                    if problem:
+                        raise ValueError(f"policies.{name}.levels[{i}].notify: {problem}")
         return self
+
+    def _target_problem(self, target: str) -> str | None:
+        kind, name, rotation = parse_target(target)
+        if kind == "person" and name not in self.people:
+            return f"unknown person {name!r} in {target!r} (people: {', '.join(sorted(self.people)) or 'none'})"
+        if kind == "oncall":
+            schedule = self.schedules.get(name)
+            if schedule is None:
+                known = ", ".join(sorted(self.schedules)) or "none"
+                return f"unknown schedule {name!r} in {target!r} (schedules: {known})"
+            if rotation not in schedule.rotations:
+                return (
+                    f"unknown rotation {rotation!r} in {target!r} (rotations: {', '.join(sorted(schedule.rotations))})"
+                )
+        return None
 
     def channel_references(self) -> list[tuple[str, str]]:
         """Every channel the configuration names, with the key that names it."""
         refs: list[tuple[str, str]] = []
         for name, policy in self.policies.items():
             for i, level in enumerate(policy.levels):
-                refs.extend((f"policies.{name}.levels[{i}].notify", ch) for ch in level.notify)
+                refs.extend(
+                    (f"policies.{name}.levels[{i}].notify", ch)
+                    for ch in level.notify
+                    if parse_target(ch)[0] == "channel"
+                )
+        for name, person in self.people.items():
+            refs.extend((f"people.{name}.contacts", ch) for ch in person.contacts)
         refs.extend(("status_updates.remind", ch) for ch in self.status_updates.remind)
         refs.extend(("status_updates.notify", ch) for ch in self.status_updates.notify)
         return refs

@@ -10,6 +10,7 @@ from daemon.engine.state import NotifyIntent, Observation
 from rules.durations import format_duration
 from rules.evaluate import select_route
 from rules.models import Policy
+from rules.oncall import parse_target
 
 
 def timer_key(incident: Incident, kind: TimerKind, name: str = "") -> str:
@@ -27,8 +28,35 @@ def _policy(ctx: Ctx, name: str) -> Policy | None:
     return ctx.settings.policies.get(name)
 
 
-def page(ctx: Ctx, incident: Incident, channels: list[str], level: int, round_: int) -> None:
+def _channels_of(ctx: Ctx, incident: Incident, targets: list[str]) -> list[str]:
+    """The channel tags a level's targets page now. Schedules and people are parsed but not acted on yet: their
+    targets behave as a rotation with nobody on call (a timeline entry and a counter; the others still page)."""
+    channels: list[str] = []
+    for target in targets:
+        kind, name, rotation = parse_target(target)
+        if kind == "channel":
+            if target not in channels:
+                channels.append(target)
+            continue
+        who = f"{name}/{rotation}" if kind == "oncall" else f"person {name}"
+        ctx.log(incident, Kind.NOTE, f"{who}: nobody paged (on-call schedules and people are not acted on yet)")
+        ctx.d.observations.append(
+            Observation(
+                "page_without_oncall",
+                incident.severity,
+                incident.service,
+                target=f"{name}/{rotation}" if kind == "oncall" else f"person/{name}",
+            )
+        )
+    return channels
+
+
+def page(ctx: Ctx, incident: Incident, targets: list[str], level: int, round_: int) -> None:
     """One step of a ladder; its idempotency key makes it go out once, whatever happens later."""
+    channels = _channels_of(ctx, incident, targets)
+    if not channels:
+        ctx.log(incident, Kind.ESCALATED, f"level {level} (round {round_}) of {incident.policy}: nobody to page")
+        return
     ctx.d.intents.append(
         NotifyIntent(
             key=f"{incident.id}/e{incident.episode}/escalation/r{round_}/l{level}",

@@ -97,11 +97,13 @@ class NotifyIntent:
 class Observation:
     """A metric to record once the decision is committed."""
 
-    # "declared", "severity_changed", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve", "escalation"
+    # "declared", "severity_changed", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve", "escalation",
+    # "page_without_oncall"
     metric: str
     severity: Severity
     service: str
     value: float = 0.0
+    target: str = ""  # "page_without_oncall": "<schedule>/<rotation>", or "person/<name>"
 
 
 @dataclass(slots=True)

@@ -1,0 +1,228 @@
+"""The example's newer sections (people, schedules, maintenance, heartbeats, board, tls, Grafana OnCall) load and are
+validated; what is not acted on yet is said, never silently ignored; published secrets stay on loopback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from daemon.config.check import check
+from daemon.config.exposure import EXAMPLE_SECRETS
+from daemon.config.loader import ConfigError, load_settings
+from tests.support import EXAMPLE, Tocsin, am_alert, am_webhook
+from tests.test_config import write_example
+
+from .conftest import MakeTocsin
+from .sinks import HttpSink
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def problems(tmp_path: Path, edit: Any, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write_example(tmp_path, edit), environ=environ or {})
+    return caught.value.problems
+
+
+def test_the_example_people_schedules_and_windows_load() -> None:
+    s = load_settings(EXAMPLE, environ={})
+    assert s.people["carol"].name == "Carol Diaz"
+    assert [(step.after, step.contacts) for step in s.people["carol"].notify] == [
+        (timedelta(0), ["carol-push"]),
+        (timedelta(minutes=2), ["carol-mail"]),
+    ]
+    platform = s.schedules["platform"]
+    assert platform.timezone == "Europe/Berlin"
+    assert platform.handoff_notice == timedelta(hours=1)
+    assert platform.rotations["primary"].people == ["alice", "bob", "carol"]
+    assert platform.rotations["primary"].handoff == "mon 09:00"
+    assert s.policies["page-platform"].levels[2].notify == ["person:carol", "eng-manager"]
+    [window] = s.maintenance
+    assert window.name == "storage-patching"
+    watchdog = s.heartbeats[0]
+    assert (watchdog.grace, watchdog.service) == (timedelta(minutes=1), "monitoring")
+    assert s.sources.grafana_oncall.integrations["example-oncall-key"].service == "legacy"
+    assert s.board.session_ttl == timedelta(hours=12)
+    assert (s.tls.cert_file, s.tls.key_file) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        pytest.param(
+            lambda d: d["policies"]["page-platform"]["levels"][0].update(notify=["oncall:platfrom/primary"]),
+            "policies.page-platform.levels[0].notify: unknown schedule 'platfrom'",
+            id="unknown-schedule",
+        ),
+        pytest.param(
+            lambda d: d["policies"]["page-platform"]["levels"][1].update(notify=["oncall:platform/tertiary"]),
+            "policies.page-platform.levels[1].notify: unknown rotation 'tertiary'",
+            id="unknown-rotation",
+        ),
+        pytest.param(
+            lambda d: d["policies"]["page-platform"]["levels"][2].update(notify=["person:dave"]),
+            "policies.page-platform.levels[2].notify: unknown person 'dave'",
+            id="unknown-person-in-policy",
+        ),
+        pytest.param(
+            lambda d: d["schedules"]["platform"]["rotations"]["primary"].update(people=["alice", "zed"]),
+            "schedules.platform.rotations.primary.people[1]: unknown person 'zed'",
+            id="unknown-person-in-rotation",
+        ),
+        pytest.param(
+            lambda d: d["schedules"]["platform"].update(timezone="Europe/Atlantis"),
+            "schedules.platform.timezone: unknown time zone 'Europe/Atlantis'",
+            id="bad-zone",
+        ),
+        pytest.param(
+            lambda d: d["schedules"]["platform"]["rotations"]["daytime"].update(handoff="mon 09:00"),
+            "schedules.platform.rotations.daytime: a handoff with a weekday needs a shift of whole weeks",
+            id="weekday-handoff-daily",
+        ),
+        pytest.param(
+            lambda d: d["maintenance"][0]["time_intervals"][0].update(weekdays=["funday"]),
+            "maintenance[0].time_intervals[0].weekdays: bad weekday 'funday'",
+            id="bad-weekday",
+        ),
+        pytest.param(
+            lambda d: d["people"]["carol"]["notify"][1].update(contacts=["bob-mail"]),
+            "people.carol: notify[1].contacts: 'bob-mail' is not one of this person's contacts",
+            id="step-contact-not-hers",
+        ),
+        pytest.param(
+            lambda d: d["policies"]["page-soft"].update(repeat=3, repeat_after="0s"),
+            "repeat_after: 0s with every level at 0s pages every round at once",
+            id="burst-policy",
+        ),
+        pytest.param(lambda d: d.update(tls={"cert_file": "a.pem"}), "set both cert_file and key_file", id="tls-half"),
+        pytest.param(
+            lambda d: d.update(link_secret="short"),
+            "link_secret: link_secret must be at least 16 bytes",
+            id="short-link-secret",
+        ),
+        pytest.param(
+            lambda d: d.update(link_secret=""), "link_secret must be at least 16 bytes", id="empty-link-secret"
+        ),
+    ],
+)
+def test_broken_references_name_their_key(tmp_path: Path, edit: Any, expected: str) -> None:
+    found = problems(tmp_path, edit)
+    assert any(expected in p for p in found), found
+
+
+def test_an_unknown_contact_tag_is_refused_by_check_config(tmp_path: Path) -> None:
+    path = write_example(tmp_path, lambda d: d["people"]["bob"].update(contacts=["bob-push", "bob-pager"]))
+    report = check(load_settings(path, environ={}))
+    assert any(p.startswith("people.bob.contacts: channel 'bob-pager' is no tag in") for p in report.problems)
+
+
+def test_sections_not_acted_on_yet_are_named_by_check_config(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "daemon", "check-config", str(write_example(tmp_path))],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    for section in ("people", "schedules", "maintenance", "heartbeats", "sources.grafana_oncall", "board"):
+        assert f"warning: {section}: parsed, not acted on yet" in run.stderr
+    assert "tls:" not in run.stderr  # empty cert and key: nothing to act on
+
+
+def test_a_section_left_out_is_not_warned_about(tmp_path: Path) -> None:
+    def drop(d: dict[str, Any]) -> None:
+        for key in ("maintenance", "board", "tls"):
+            d.pop(key)
+
+    warnings = check(load_settings(write_example(tmp_path, drop), environ={})).warnings
+    assert not [w for w in warnings if w.startswith(("maintenance:", "board:", "tls:"))]
+
+
+# --- published example secrets beyond loopback ------------------------------------------------------------------
+
+
+def test_every_secret_of_the_published_example_is_known() -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    published = {
+        *data["api_tokens"],
+        data["link_secret"],
+        *data["sources"]["alertmanager"]["tokens"],
+        *data["sources"]["pagerduty"]["integrations"],
+        *data["sources"]["pagerduty"]["webhook_secrets"],
+        *data["sources"]["grafana_oncall"]["integrations"],
+    }
+    assert published <= EXAMPLE_SECRETS
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:9097", "[::]:9097", ":9097", "10.1.2.3:9097", "tocsin.internal:9097"])
+def test_example_secrets_are_refused_beyond_loopback(tmp_path: Path, listen: str) -> None:
+    report = check(load_settings(write_example(tmp_path, lambda d: d.update(listen=listen)), environ={}))
+    keys = sorted({p.split(":")[0] for p in report.problems})
+    assert keys == [
+        "api_tokens",
+        "link_secret",
+        "sources.alertmanager.tokens",
+        "sources.grafana_oncall.integrations",
+        "sources.pagerduty.integrations",
+        "sources.pagerduty.webhook_secrets",
+    ]
+    assert all("published example secret" in p for p in report.problems)
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:9097", "[::1]:9097", "localhost:9097", "127.0.0.2:9097"])
+def test_example_secrets_stay_usable_on_loopback(tmp_path: Path, listen: str) -> None:
+    assert check(load_settings(write_example(tmp_path, lambda d: d.update(listen=listen)), environ={})).problems == []
+
+
+def test_run_refuses_to_start_beyond_loopback_with_example_secrets(tmp_path: Path) -> None:
+    path = write_example(tmp_path, lambda d: d.update(listen="0.0.0.0:0", store="sqlite:///./t.db"))
+    run = subprocess.run(
+        [sys.executable, "-m", "daemon", "run", "--config", str(path)], capture_output=True, text=True, timeout=30
+    )
+    assert run.returncode != 0
+    assert "api_tokens: the published example secret 'example-api-token' is in force" in run.stderr
+
+
+def test_a_missing_link_secret_is_allowed_only_for_one_sqlite_process_on_loopback(tmp_path: Path) -> None:
+    def no_secret(**more: Any) -> Any:
+        return lambda d: (d.pop("link_secret"), d.update(more))
+
+    assert check(load_settings(write_example(tmp_path / "a", no_secret()), environ={})).problems == []
+    for more in ({"workers": 2}, {"store": "redis://127.0.0.1:1/0"}):
+        found = check(load_settings(write_example(tmp_path / "b", no_secret(**more)), environ={})).problems
+        assert [p.split(":")[0] for p in found] == ["link_secret"], more
+
+
+def test_an_environment_mapping_replaces_the_files_whole(tmp_path: Path) -> None:
+    s = load_settings(
+        write_example(tmp_path), environ={"TOCSIN_SOURCES__PAGERDUTY__INTEGRATIONS": '{"real-key": {"service": "db"}}'}
+    )
+    assert list(s.sources.pagerduty.integrations) == ["real-key"]
+
+
+# --- on-call targets before schedules are acted on ---------------------------------------------------------------
+
+
+async def test_oncall_targets_page_nobody_yet_and_the_rest_of_the_ladder_goes_on(
+    make_tocsin: MakeTocsin, http_sink: HttpSink
+) -> None:
+    tocsin: Tocsin = await make_tocsin({"notify": {"retries": 0, "timeout": "5s"}}, sink=http_sink.address)
+    await tocsin.post_alertmanager(am_webhook(am_alert(service="api", team="platform")))
+    await tocsin.tick()
+    [incident] = await tocsin.incidents()
+    assert incident["severity"] == "SEV1"
+    texts = [e["text"] for e in (await tocsin.incident(incident["id"]))["timeline"]]
+    assert "platform/primary: nobody paged (on-call schedules and people are not acted on yet)" in texts
+    assert "level 0 (round 1) of page-platform: nobody to page" in texts
+    counter = "tocsin_pages_without_oncall_total"
+    assert tocsin.registry.get_sample_value(counter, {"schedule": "platform", "rotation": "primary"}) == 1
+    # Level 2 at 15m: carol (a person target) pages nobody yet, the manager is paged; the ladder went on.
+    await tocsin.tick(15 * 60)
+    assert http_sink.count("eng-manager") == 1
+    assert tocsin.registry.get_sample_value(counter, {"schedule": "person", "rotation": "carol"}) == 1
+    assert http_sink.count("alice-push") == http_sink.count("carol-push") == 0
