@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +226,18 @@ async def test_oncall_targets_page_nobody_yet_and_the_rest_of_the_ladder_goes_on
     assert http_sink.count("eng-manager") == 1
     assert tocsin.registry.get_sample_value(counter, {"schedule": "person", "rotation": "carol"}) == 1
     assert http_sink.count("alice-push") == http_sink.count("carol-push") == 0
+
+
+def test_a_gap_in_a_paged_rotation_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    def page_daytime(d: dict[str, Any]) -> None:
+        d["policies"]["page-platform"]["levels"][0]["notify"] = ["oncall:platform/daytime"]
+
+    settings = load_settings(write_example(tmp_path, page_daytime), environ={})
+    # Tuesday 2026-11-24 12:00Z (13:00 in Berlin): the next gap opens at 18:00 Berlin, 17:00Z; in 28 days the
+    # daytime rotation has 5 gaps a week (4 weeknights, and Friday evening to Monday morning): 20, by hand.
+    report = check(settings, now=datetime(2026, 11, 24, 12, tzinfo=UTC))
+    assert report.problems == []
+    assert (
+        "policies.page-platform.levels[0].notify: oncall:platform/daytime has nobody on call from 2026-11-24T17:00Z"
+        " (20 gaps in the next 28 days)" in report.warnings
+    ), report.warnings

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from daemon.config.exposure import exposure_problems
 from daemon.config.settings import Settings
 from notifiers.channels import ChannelError, Channels, load_channels
 from notifiers.postmortem import Postmortems
 from notifiers.render import Renderer, TemplateProblem
+from rules.oncall import parse_target
+from rules.rotation import rotation_segments
 
 
 @dataclass
@@ -18,8 +21,12 @@ class Report:
     channels: Channels | None = None
 
 
-def check(settings: Settings) -> Report:
+GAP_HORIZON = timedelta(days=28)
+
+
+def check(settings: Settings, now: datetime | None = None) -> Report:
     report = Report()
+    report.warnings.extend(rotation_gaps(settings, now or datetime.now(UTC)))
     refs = settings.channel_references()
     if settings.channels is None:
         if refs:
@@ -75,3 +82,26 @@ def not_acted_on(settings: Settings) -> list[str]:
         if not getattr(settings, key):
             given.discard(key)
     return [f"{key}: parsed, not acted on yet: {what}" for key, what in NOT_ACTED_ON.items() if key in given]
+
+
+def rotation_gaps(settings: Settings, now: datetime) -> list[str]:
+    """One warning per rotation a policy pages that has time with nobody on call in the next 28 days."""
+    named: dict[tuple[str, str], str] = {}
+    for policy_name, policy in settings.policies.items():
+        for i, level in enumerate(policy.levels):
+            for target in level.notify:
+                kind, schedule_name, rotation_name = parse_target(target)
+                if kind == "oncall":
+                    named.setdefault((schedule_name, rotation_name), f"policies.{policy_name}.levels[{i}].notify")
+    warnings = []
+    for (schedule_name, rotation_name), key in named.items():
+        schedule = settings.schedules[schedule_name]
+        found = rotation_segments(schedule.rotations[rotation_name], schedule.timezone, now, now + GAP_HORIZON)
+        gaps = [s for s in found if s.person is None]
+        if gaps:
+            first = gaps[0].start.strftime("%Y-%m-%dT%H:%MZ")
+            warnings.append(
+                f"{key}: oncall:{schedule_name}/{rotation_name} has nobody on call from {first}"
+                f" ({len(gaps)} gap{'s' if len(gaps) != 1 else ''} in the next 28 days)"
+            )
+    return warnings
