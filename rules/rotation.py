@@ -211,10 +211,17 @@ def on_call(
     """The segment holding ``at``, and the first later one with a different, non-null person within 90 days."""
     overrides = list(overrides)
     window_end = at + NEXT_HORIZON
-    # The current segment can reach back before ``at``: look from the start of its shift (a week at most back).
     clock = RotationClock(rotation, timezone)
-    look_from = min(clock.shift_start(clock.shift_index(at)), at - DAY)
-    found = segments(rotation, timezone, overrides, look_from, window_end)
-    current = next(s for s in found if s.start <= at < s.end)
+    index = clock.shift_index(at)
+    back = 1
+    while True:
+        # The current segment may reach back past its shift (a gap over a weekend, an override): look back
+        # until it starts inside the window, within the horizon.
+        look_from = min(clock.shift_start(index - back + 1), at)
+        found = segments(rotation, timezone, overrides, look_from, window_end)
+        current = next(s for s in found if s.start <= at < s.end)
+        if current.start > look_from or at - look_from > NEXT_HORIZON:
+            break
+        back *= 2
     later = (s for s in found if s.start >= current.end and s.person is not None and s.person != current.person)
     return current, next(later, None)

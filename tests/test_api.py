@@ -112,7 +112,11 @@ async def test_every_api_route_needs_the_api_token(tocsin: Tocsin, authorization
     assert len(protected) >= 9  # list, declare, show, patch, 4 transitions, alerts
     for method, path in protected:
         response = await raw(
-            tocsin, method, path.replace("{id}", incident["id"]), authorization, {"actor": "mallory", "title": "x"}
+            tocsin,
+            method,
+            path.replace("{id}", incident["id"]).replace("{name}", "platform"),
+            authorization,
+            {"actor": "mallory", "title": "x"},
         )
         assert response.status == 401, (method, path, await response.text())
         error = (await response.json())["error"]

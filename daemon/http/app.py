@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.engine.events import Action
-from daemon.http import ack, api, health, ingest, openapi
+from daemon.http import ack, api, health, ingest, oncall, openapi
 from daemon.http.errors import error_middleware
 from daemon.http.keys import SERVICES
 from daemon.services import start_services
@@ -45,6 +45,10 @@ def build_app(
     app.router.add_get("/api/v1/incidents/{id}/postmortem", api.postmortem)
     app.router.add_post("/api/v1/webhooks/pagerduty", ingest.pagerduty_webhook)
     app.router.add_get("/api/v1/alerts", api.list_alerts)
+    app.router.add_get("/api/v1/oncall", oncall.get_oncall)
+    app.router.add_get("/api/v1/schedules", oncall.list_schedules)
+    app.router.add_get("/api/v1/schedules/{name}", oncall.get_schedule)
+    app.router.add_get("/calendar/{token}.ics", oncall.calendar_feed)
     app.router.add_get("/ack/{token}", ack.show)
     app.router.add_post("/ack/{token}", ack.acknowledge)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi)

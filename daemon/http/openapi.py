@@ -183,6 +183,36 @@ def document() -> dict[str, Any]:
             "get": _op("Acknowledge page (shows a button; never acknowledges)", errors=(403, 410), security=[]),
             "post": _op("Acknowledge through a signed link", errors=(403, 410), security=[]),
         },
+        "/api/v1/oncall": {
+            "get": _op(
+                "Who is on call now (or at `at`) and next, one row per rotation",
+                ok_schema={"type": "object"},
+                errors=(400, 401),
+                params=[_q("at", "RFC 3339 time, default now")],
+            )
+        },
+        "/api/v1/schedules": {"get": _op("The configured schedules", ok_schema={"type": "object"})},
+        "/api/v1/schedules/{name}": {
+            "get": _op(
+                "A schedule's shifts (overrides applied) and its calendar feed URL",
+                ok_schema={"type": "object"},
+                errors=(400, 401, 404),
+                params=[
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                    _q("from", "RFC 3339, default now"),
+                    _q("to", "RFC 3339, default from + 14 days"),
+                ],
+            )
+        },
+        "/calendar/{token}.ics": {
+            "get": {
+                **_op("A schedule's shifts as an iCalendar feed (the signed URL is the credential)", security=[]),
+                "responses": {
+                    "200": {"description": "ok", "content": {"text/calendar": {"schema": {"type": "string"}}}},
+                    **_err(403, 404),
+                },
+            }
+        },
         "/api/v1/openapi.json": {"get": _op("This document", ok_schema={"type": "object"}, errors=(), security=[])},
         "/healthz": {"get": _op("Liveness", errors=(), security=[])},
         "/readyz": {"get": _op("Readiness: the store answers", errors=(503,), security=[])},

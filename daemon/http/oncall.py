@@ -1,0 +1,129 @@
+"""On-call API: who is on call now and next, the schedules and their shifts, and the calendar feed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from daemon.http.auth import api_token
+from daemon.http.errors import error_response, json_response
+from daemon.http.keys import SERVICES
+from daemon.ingest.errors import IngestError
+from daemon.roster import oncall_rows, shifts
+from daemon.signing import calendar_token, check_calendar_token
+from daemon.timefmt import iso, parse_iso
+from notifiers.calendar import render_calendar
+from rules.rotation import Override
+
+DEFAULT_RANGE = timedelta(days=14)
+MAX_RANGE = timedelta(days=400)  # bounds the work one request can ask for
+FEED_BACK, FEED_AHEAD = timedelta(days=14), timedelta(days=90)
+
+
+def _time(request: web.Request, name: str, default: datetime) -> datetime:
+    text = request.query.get(name)
+    if not text:
+        return default
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise IngestError(400, "bad_query", f"{name} must be an RFC 3339 time such as 2026-11-25T09:00:00Z") from None
+    if at.tzinfo is None:
+        raise IngestError(400, "bad_query", f"{name} needs a time zone (Z or ±HH:MM)")
+    return parse_iso(at.isoformat())
+
+
+async def _overrides(request: web.Request, schedule: str) -> list[Override]:
+    # Overrides are stored per schedule (issue 10); until the store keeps them, a rotation is its own answer.
+    return []
+
+
+def _feed_url(request: web.Request, schedule: str) -> str:
+    services = request.app[SERVICES]
+    generation = services.settings.schedules[schedule].calendar_generation
+    return f"{services.settings.public_url}/calendar/{calendar_token(services.link_secret, schedule, generation)}.ics"
+
+
+@api_token
+async def get_oncall(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    at = _time(request, "at", services.clock.now())
+    overrides = {name: await _overrides(request, name) for name in services.settings.schedules}
+    rows = []
+    for row in oncall_rows(services.settings, overrides, at):
+        person = row.current.person
+        rows.append(
+            {
+                "schedule": row.schedule,
+                "rotation": row.rotation,
+                "person": person,
+                "name": services.settings.people[person].name if person in services.settings.people else None,
+                "since": iso(row.current.start),
+                "until": iso(row.current.end),
+                "override": row.current.override,
+                "next": None if row.next is None else {"person": row.next.person, "at": iso(row.next.start)},
+            }
+        )
+    return json_response({"at": iso(at), "oncall": rows})
+
+
+@api_token
+async def list_schedules(request: web.Request) -> web.Response:
+    schedules = request.app[SERVICES].settings.schedules
+    return json_response(
+        {
+            "schedules": [
+                {"name": name, "timezone": s.timezone, "rotations": list(s.rotations)} for name, s in schedules.items()
+            ]
+        }
+    )
+
+
+@api_token
+async def get_schedule(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    name = request.match_info["name"]
+    schedule = services.settings.schedules.get(name)
+    if schedule is None:
+        return error_response(404, "not_found", f"no schedule {name!r}")
+    start = _time(request, "from", services.clock.now())
+    end = _time(request, "to", start + DEFAULT_RANGE)
+    if end <= start or end - start > MAX_RANGE:
+        raise IngestError(400, "bad_query", "to must be after from, and at most 400 days later")
+    found = shifts(services.settings, name, await _overrides(request, name), start, end)
+    return json_response(
+        {
+            "name": name,
+            "timezone": schedule.timezone,
+            "calendar_url": _feed_url(request, name),
+            "shifts": [
+                {
+                    "rotation": s.rotation,
+                    "person": s.person,
+                    "start": iso(s.start),
+                    "end": iso(s.end),
+                    "override": s.override,
+                }
+                for s in found
+            ],
+        }
+    )
+
+
+async def calendar_feed(request: web.Request) -> web.Response:
+    """No API token: calendar apps subscribe with the signed URL alone."""
+    services = request.app[SERVICES]
+    token = request.match_info["token"]
+    schedules = services.settings.schedules
+    name = token.partition(".")[0]
+    if name not in schedules:
+        return error_response(404, "not_found", "no such calendar")
+    generations = {n: s.calendar_generation for n, s in schedules.items()}
+    if check_calendar_token(services.link_secret, token, generations) is None:
+        return error_response(403, "forbidden", "this calendar link is not valid (tampered, or revoked)")
+    now = services.clock.now()
+    found = shifts(services.settings, name, await _overrides(request, name), now - FEED_BACK, now + FEED_AHEAD)
+    people = {key: person.name for key, person in services.settings.people.items()}
+    body = render_calendar(name, found, people, now)
+    return web.Response(body=body, content_type="text/calendar", charset="utf-8")

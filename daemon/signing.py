@@ -1,0 +1,26 @@
+"""Keys derived from link_secret, one per use, so that a token made for one purpose is worth nothing in another."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+
+def derive(secret: bytes, purpose: str) -> bytes:
+    return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
+
+
+def calendar_token(secret: bytes, schedule: str, generation: int) -> str:
+    """``<schedule>.<mac>``: names one schedule; raising its calendar_generation revokes every older token."""
+    mac = hmac.new(derive(secret, "calendar"), f"calendar:{schedule}:{generation}".encode(), hashlib.sha256)
+    return f"{schedule}.{base64.urlsafe_b64encode(mac.digest()[:18]).decode()}"
+
+
+def check_calendar_token(secret: bytes, token: str, generation_of: dict[str, int]) -> str | None:
+    """The schedule a token names when it is genuine; None when tampered (or for a schedule now unknown)."""
+    schedule, dot, _ = token.partition(".")
+    if not dot or schedule not in generation_of:
+        return None
+    expected = calendar_token(secret, schedule, generation_of[schedule])
+    return schedule if hmac.compare_digest(expected.encode(), token.encode()) else None
