@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,4 +40,13 @@ class PatchBody(_Body):
 class StatusUpdateBody(_Body):
     phase: Literal["investigating", "identified", "monitoring", "resolved"]
     message: str = Field(default="", max_length=10_000, description="empty takes the phase's template")
+    actor: str = Field(default="api", min_length=1, max_length=200)
+
+
+class OverrideBody(_Body):
+    rotation: str = Field(min_length=1, max_length=200)
+    person: str = Field(min_length=1, max_length=200)
+    start: datetime = Field(description="RFC 3339 with a zone; the override covers [start, end)")
+    end: datetime
+    note: str = Field(default="", max_length=4000)
     actor: str = Field(default="api", min_length=1, max_length=200)

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
+import structlog
 from aiohttp import web
 
+from daemon.config.settings import Settings
 from daemon.http.auth import api_token
+from daemon.http.body import parse_json_body
 from daemon.http.errors import error_response, json_response
 from daemon.http.keys import SERVICES
+from daemon.http.models import OverrideBody
 from daemon.ingest.errors import IngestError
 from daemon.roster import oncall_rows, shifts
 from daemon.signing import calendar_token, check_calendar_token
+from daemon.store.overrides import NewOverride, StoredOverride
 from daemon.timefmt import iso, parse_iso
 from notifiers.calendar import render_calendar
+from rules.oncall import Schedule
 from rules.rotation import Override
 
+log = structlog.get_logger("tocsin.oncall")
+OVERRIDE_BODY_LIMIT = 64 * 1024
 DEFAULT_RANGE = timedelta(days=14)
 MAX_RANGE = timedelta(days=400)  # bounds the work one request can ask for
 FEED_BACK, FEED_AHEAD = timedelta(days=14), timedelta(days=90)
@@ -35,8 +44,78 @@ def _time(request: web.Request, name: str, default: datetime) -> datetime:
 
 
 async def _overrides(request: web.Request, schedule: str) -> list[Override]:
-    # Overrides are stored per schedule (issue 10); until the store keeps them, a rotation is its own answer.
-    return []
+    services = request.app[SERVICES]
+    found = await services.store.list_overrides(schedule)
+    return [o.rule() for o in found if not _override_json(o, services.settings)["stale"]]
+
+
+def _schedule_or_404(request: web.Request) -> tuple[str, Schedule]:
+    name = request.match_info["name"]
+    schedule = request.app[SERVICES].settings.schedules.get(name)
+    if schedule is None:
+        raise IngestError(404, "not_found", f"no schedule {name!r}")
+    return name, schedule
+
+
+def _override_json(o: StoredOverride, settings: Settings) -> dict[str, Any]:
+    schedule = settings.schedules.get(o.schedule)
+    # Kept when the configuration no longer names its rotation or person, but ignored and marked.
+    stale = schedule is None or o.rotation not in schedule.rotations or o.person not in settings.people
+    return {**o.to_json(), "stale": stale}
+
+
+@api_token
+async def add_override(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    name, schedule = _schedule_or_404(request)
+    body = await parse_json_body(request, OverrideBody, OVERRIDE_BODY_LIMIT)
+    problems = []
+    if body.rotation not in schedule.rotations:
+        problems.append(f"rotation: {name} has no rotation {body.rotation!r} ({', '.join(schedule.rotations)})")
+    if body.person not in services.settings.people:
+        problems.append(f"person: unknown person {body.person!r} ({', '.join(services.settings.people) or 'none'})")
+    if body.start.tzinfo is None or body.end.tzinfo is None:
+        problems.append("start, end: need a time zone (Z or ±HH:MM)")
+    elif body.end <= body.start:
+        problems.append("end: must be later than start")
+    if problems:
+        raise IngestError(422, "invalid_override", "; ".join(problems), problems)
+    stored = await services.store.add_override(
+        NewOverride(
+            name,
+            body.rotation,
+            body.person,
+            parse_iso(body.start.isoformat()),
+            parse_iso(body.end.isoformat()),
+            body.note,
+            body.actor,
+            services.clock.now(),
+        )
+    )
+    log.info(
+        "override_added", schedule=name, rotation=body.rotation, person=body.person, id=stored.id, actor=body.actor
+    )
+    return json_response(_override_json(stored, services.settings), 201)
+
+
+@api_token
+async def list_overrides(request: web.Request) -> web.Response:
+    """Current and future overrides (those that ended are history)."""
+    services = request.app[SERVICES]
+    name, _ = _schedule_or_404(request)
+    found = await services.store.list_overrides(name, ending_after=services.clock.now())
+    return json_response({"overrides": [_override_json(o, services.settings) for o in found]})
+
+
+@api_token
+async def delete_override(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    name, _ = _schedule_or_404(request)
+    override_id = request.match_info["id"]
+    if not await services.store.delete_override(name, override_id):
+        raise IngestError(404, "not_found", f"{name} has no override {override_id!r}")
+    log.info("override_deleted", schedule=name, id=override_id)
+    return web.Response(status=204)
 
 
 def _feed_url(request: web.Request, schedule: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from daemon.http.errors import json_response
-from daemon.http.models import DeclareBody, PatchBody, StatusUpdateBody, TransitionBody
+from daemon.http.models import DeclareBody, OverrideBody, PatchBody, StatusUpdateBody, TransitionBody
 
 ERROR = {
     "type": "object",
@@ -204,6 +204,33 @@ def document() -> dict[str, Any]:
                 ],
             )
         },
+        "/api/v1/schedules/{name}/overrides": {
+            "get": _op(
+                "A schedule's current and future overrides (stale: naming something no longer configured)",
+                ok_schema={"type": "object"},
+                errors=(401, 404),
+                params=[{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            ),
+            "post": _op(
+                "Put a person on a rotation for [start, end); where overrides overlap the later wins",
+                ok=201,
+                ok_schema={"type": "object"},
+                body="OverrideBody",
+                errors=(401, 404, 415, 422),
+                params=[{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            ),
+        },
+        "/api/v1/schedules/{name}/overrides/{id}": {
+            "delete": _op(
+                "Delete an override",
+                ok=204,
+                errors=(401, 404),
+                params=[
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+            )
+        },
         "/calendar/{token}.ics": {
             "get": {
                 **_op("A schedule's shifts as an iCalendar feed (the signed URL is the credential)", security=[]),
@@ -225,7 +252,7 @@ def document() -> dict[str, Any]:
             "required": ["id", "title", "severity", "state", "service", "labels", "declared_at"],
         },
     }
-    for model in (TransitionBody, DeclareBody, PatchBody, StatusUpdateBody):
+    for model in (TransitionBody, DeclareBody, PatchBody, StatusUpdateBody, OverrideBody):
         schemas[model.__name__] = model.model_json_schema()
     return {
         "openapi": "3.1.0",

@@ -9,6 +9,7 @@ from typing import Generic, Protocol, TypeVar
 
 from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
 from daemon.engine.state import Decision, Needs, Slice
+from daemon.store.overrides import NewOverride, StoredOverride
 
 T = TypeVar("T")
 
@@ -101,3 +102,12 @@ class Store(Protocol):
 
     async def open_incident_counts(self) -> dict[tuple[str, str], int]:
         """(severity, state) -> number of open incidents, for the gauges."""
+
+    async def add_override(self, new: NewOverride) -> StoredOverride:
+        """Store an on-call override under the next sequence number (its id is ``ovr-<seq>``)."""
+
+    async def list_overrides(self, schedule: str, ending_after: datetime | None = None) -> list[StoredOverride]:
+        """A schedule's overrides in the order they were created, those ending after ``ending_after`` only."""
+
+    async def delete_override(self, schedule: str, override_id: str) -> bool:
+        """False when the schedule has no such override."""

@@ -33,6 +33,7 @@ from daemon.engine.state import Decision, Needs, Slice, format_incident_id
 from daemon.store import codec, cursor
 from daemon.store.base import Decide, Delivery, IncidentFilter, IncidentView, Page, StoreUnavailable
 from daemon.store.redis_keys import Keys
+from daemon.store.redis_overrides import RedisOverrides
 from daemon.store.redis_scripts import (
     CLAIM_NOTIFICATIONS,
     CLAIM_TIMERS,
@@ -139,7 +140,7 @@ def parse_redis_url(url: str) -> tuple[str, RedisOptions, dict[str, Any]]:
     return clean, options, extra
 
 
-class RedisStore:
+class RedisStore(RedisOverrides):
     def __init__(self, url: str) -> None:
         self.url, self.options, self._sentinel = parse_redis_url(url)
         self.keys = Keys(self.options.prefix)

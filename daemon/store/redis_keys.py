@@ -112,3 +112,10 @@ class Keys:
     @property
     def alert_counter(self) -> str:
         return self("seq", "alerts")
+
+    # overrides:<schedule> -> hash {override id: JSON}
+    def overrides(self, schedule: str) -> str:
+        return self("overrides", schedule)
+
+    def override_counter(self) -> str:
+        return self("seq", "override")

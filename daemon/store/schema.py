@@ -100,6 +100,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX keys_incident ON keys (incident_id);
     CREATE INDEX incident_alerts_fingerprint ON incident_alerts (fingerprint);
     """,
+    # 6: on-call overrides, numbered by the store (the higher seq was created last and wins).
+    """
+    CREATE TABLE overrides (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, schedule TEXT NOT NULL, ends_at REAL NOT NULL, data BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX overrides_schedule ON overrides (schedule, ends_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
