@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from daemon import cli_oncall
 from daemon.client import ApiError, Client
 from daemon.config.check import check
 from daemon.config.loader import ConfigError, load_settings
@@ -168,12 +169,15 @@ def parser() -> argparse.ArgumentParser:
         a.add_argument("--note", "-m")
         a.add_argument("--actor")
     inc.set_defaults(func=cmd_incidents)
+    url = argparse.ArgumentParser(add_help=False)
+    url.add_argument("--url", default=os.environ.get("TOCSIN_URL", "http://127.0.0.1:9097"))
+    cli_oncall.add_parsers(sub, url)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "incidents":
+    if args.command in ("incidents", "oncall", "schedules", "overrides"):
         # `tocsin incidents show X | head` should end quietly, as other command-line tools do.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     result: int = args.func(args)
