@@ -122,7 +122,7 @@ async def pagerduty_enqueue(request: web.Request) -> web.Response:
         return _pd_error(exc.status, state, message, errors, exc.headers)
     try:
         if event.action == "acknowledge":
-            decision = await svc.pipeline.submit(AcknowledgeAlert(event.dedup_key, "pagerduty-events"))
+            decision = await svc.pipeline.submit(AcknowledgeAlert(event.fingerprint, "pagerduty-events"))
         else:
             assert event.alert is not None
             decision = await svc.pipeline.submit(AlertsReceived((event.alert,)))
