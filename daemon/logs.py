@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -27,8 +28,51 @@ def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
-def configure(level: str = "info", fmt: str = "json") -> None:
+class LineWriter:
+    """The one writer of the log stream: each record goes out in a single write, newline included, under one
+    lock shared by structlog and the standard library's loggers, so that records logged at once from the event
+    loop and from threads (SQLite, Apprise) never share a line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write_line(self, line: str) -> None:
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+
+class _LineLogger:
+    """structlog's output end, writing through the shared LineWriter."""
+
+    def __init__(self, out: LineWriter) -> None:
+        self._out = out
+
+    def msg(self, message: str) -> None:
+        self._out.write_line(message)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class _LineHandler(logging.Handler):
+    """The standard library's output end, writing through the same LineWriter."""
+
+    def __init__(self, out: LineWriter) -> None:
+        super().__init__()
+        self._out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._out.write_line(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
     numeric = getattr(logging, level.upper())
+    out = LineWriter(stream or sys.stderr)
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -41,11 +85,11 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=lambda *_: _LineLogger(out),
         cache_logger_on_first_use=True,
     )
     # Standard-library loggers (aiohttp, apprise) go through the same renderer.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _LineHandler(out)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from daemon.config.settings import Settings
 from daemon.http.app import build_app
+from daemon.http.serving import Runner
 
 log = structlog.get_logger("tocsin")
 
@@ -25,7 +26,7 @@ def split_listen(listen: str) -> tuple[str, int]:
 async def serve(settings: Settings, shutdown_timeout: float = 20.0, reuse_port: bool = False) -> None:
     app = build_app(settings)
     # Our own signal handling: stop accepting, let in-flight requests finish, then drain (cleanup_ctx).
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None)
+    runner = Runner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None)
     await runner.setup()
     host, port = split_listen(settings.listen)
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime, timedelta
 
 import jinja2
@@ -21,8 +23,18 @@ FIRST = {
 }
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# Every character that ends a line for a Markdown renderer (or an editor), so a label cannot start a new one.
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def markdown_text(value: object) -> object:
+    """What a template writes for one value: text from labels, annotations, titles and timeline lines is inert
+    in the Markdown (HTML escaped, line breaks folded into spaces, pipes escaped so a table keeps its cells);
+    numbers and the like pass as they are."""
+    if not isinstance(value, str):
+        return value
+    text = html.escape(_LINE_BREAKS.sub(" ", value), quote=False)
+    return text.replace("|", "\\|")
 
 
 def _since(start: datetime, end: datetime | None) -> str:
@@ -36,8 +48,12 @@ class Postmortems:
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(BUILTIN))]
         if overrides:
             loaders.insert(0, jinja2.FileSystemLoader(overrides))
-        env = jinja2.Environment(  # noqa: S701 - Markdown, not HTML
-            loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+        # Markdown, not HTML, so no autoescape: every value goes through markdown_text instead (overrides too).
+        env = jinja2.Environment(  # noqa: S701
+            loader=jinja2.ChoiceLoader(loaders),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            finalize=markdown_text,
         )
         try:
             self._template = env.get_template("postmortem.md.j2")
@@ -92,9 +108,9 @@ class Postmortems:
             timeline=[
                 {
                     "at": e.at.strftime("%Y-%m-%d %H:%M:%S"),
-                    "actor": _cell(e.actor),
+                    "actor": e.actor,
                     "kind": e.kind.value,
-                    "text": _cell(e.text),
+                    "text": e.text,
                 }
                 for e in view.timeline
             ],

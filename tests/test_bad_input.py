@@ -326,23 +326,24 @@ PD_ROWS = [
         "max_annotations_per_alert",
         authorization=None,
     ),
+    # A PagerDuty event is small: its route has its own limit, well below max_body_bytes.
     Bad(
         "oversized-body",
         PADDED_PD,
         413,
         "body_too_large",
-        "max_body_bytes",
+        "max_event_bytes",
         authorization=None,
-        limits={"max_body_bytes": 2048},
+        limits={"max_event_bytes": 2048},
     ),
     Bad(
         "oversized-chunked-body",
         PADDED_PD,
         413,
         "body_too_large",
-        "max_body_bytes",
+        "max_event_bytes",
         authorization=None,
-        limits={"max_body_bytes": 2048},
+        limits={"max_event_bytes": 2048},
         chunked=True,
     ),
     Bad(
@@ -443,7 +444,7 @@ async def test_pagerduty_bad_input(make_tocsin: MakeTocsin, row: Bad) -> None:
     answer = await t.send_fixture(PD_FIXTURE)
     assert answer["status"] == "success"
     [alert] = (await t.api("GET", "/api/v1/alerts"))["alerts"]
-    assert alert["fingerprint"] == answer["dedup_key"]
+    assert alert["dedup_key"] == answer["dedup_key"]
     assert len(await t.incidents()) == 1
 
 
@@ -575,13 +576,13 @@ async def test_pagerduty_trigger_without_dedup_key_gets_one(tocsin: Tocsin) -> N
         assert answer["dedup_key"]
         keys.append(answer["dedup_key"])
     assert keys[0] != keys[1]
-    stored = {a["fingerprint"] for a in (await tocsin.api("GET", "/api/v1/alerts"))["alerts"]}
+    stored = {a["dedup_key"] for a in (await tocsin.api("GET", "/api/v1/alerts"))["alerts"]}
     assert stored == set(keys)
 
     # The returned key works: resolving with it resolves that alert.
     resolve = body("pagerduty-events-v2-2.json") | {"dedup_key": keys[0]}
     assert (await tocsin.client.post(PD_PATH, json=resolve)).status == 202
-    statuses = {a["fingerprint"]: a["status"] for a in (await tocsin.api("GET", "/api/v1/alerts"))["alerts"]}
+    statuses = {a["dedup_key"]: a["status"] for a in (await tocsin.api("GET", "/api/v1/alerts"))["alerts"]}
     assert statuses == {keys[0]: "resolved", keys[1]: "firing"}
 
 

@@ -27,13 +27,14 @@ def event(
     priority: str | None = "P1",
     urgency: str = "high",
     event_id: str = "",
+    occurred_at: str = "2026-11-22T07:12:00.000Z",  # 30 s before the test clock's start
 ) -> dict[str, Any]:
     return {
         "event": {
             "id": event_id or f"{event_type}-{pd_id}",
             "event_type": event_type,
             "resource_type": "incident",
-            "occurred_at": "2026-11-22T07:20:00.000Z",
+            "occurred_at": occurred_at,
             "agent": {"id": "PXPGF42", "summary": "Earline Greenholt", "type": "user_reference"},
             "client": {"name": "PagerDuty"},
             "data": {
@@ -190,3 +191,46 @@ async def test_other_events_are_acknowledged_and_ignored(pd: Tocsin) -> None:
     answer = await deliver(pd, payload)
     assert answer == {"status": "ignored"}
     assert await pd.incidents() == []
+
+
+async def post_raw(t: Tocsin, raw: bytes, webhook_id: str) -> Any:
+    headers = {
+        "Content-Type": "application/json",
+        "X-PagerDuty-Signature": sign(raw, SECRET),
+        "X-Webhook-Id": webhook_id,
+    }
+    return await t.client.post(PATH, data=raw, headers=headers)
+
+
+async def test_a_signed_body_replayed_under_new_webhook_ids_changes_nothing(pd: Tocsin) -> None:
+    iid = (await deliver(pd, event("incident.triggered")))["incident"]
+    resolve = json.dumps(event("incident.resolved", event_id="01DEQ9YPZ7XZ")).encode()
+    assert (await post_raw(pd, resolve, "delivery-1")).status == 200
+    pd.clock.advance(60)
+    await deliver(pd, event("incident.reopened", occurred_at="2026-11-22T07:13:30.000Z"))
+    reopened = await pd.incident(iid)
+    assert reopened["state"] == "triggered"
+
+    # The captured resolve, sent again as new deliveries: the signed event id says it was processed.
+    for n in range(3):
+        pd.clock.advance(10)
+        response = await post_raw(pd, resolve, f"replay-{n}")
+        assert response.status == 200
+        assert (await response.json())["status"] == "duplicate"
+    assert await pd.incident(iid) == reopened
+
+
+async def test_an_event_that_occurred_long_ago_is_refused(pd: Tocsin) -> None:
+    iid = (await deliver(pd, event("incident.triggered")))["incident"]
+    before = await pd.incident(iid)
+    stale = event("incident.resolved", event_id="old-one", occurred_at="2026-11-22T07:02:29.000Z")  # 10m01s ago
+    answer = await deliver(pd, stale, status=422)
+    assert answer["error"]["code"] == "stale_event"
+    assert "max_webhook_age" in answer["error"]["message"]
+    far_future = event("incident.resolved", event_id="future-one", occurred_at="2026-11-22T08:00:00.000Z")
+    assert (await deliver(pd, far_future, status=422))["error"]["code"] == "stale_event"
+    assert await pd.incident(iid) == before
+    # Within the window (configurable, 10m by default) it is taken.
+    recent = event("incident.resolved", event_id="recent-one", occurred_at="2026-11-22T07:02:31.000Z")
+    await deliver(pd, recent)
+    assert (await pd.incident(iid))["state"] == "resolved"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.support import API_TOKEN, Tocsin
+from tests.support import API_TOKEN, Tocsin, am_alert, am_webhook
 
 pytestmark = pytest.mark.both_stores
 
@@ -80,3 +82,38 @@ async def test_resolved_straight_from_triggered_counts_the_resolution_as_mitigat
         )
         == 600
     )
+
+
+HOSTILE_NAME = "<script>alert(1)</script>"
+HOSTILE_SERVICE = "web|db\n# Injected heading"
+HOSTILE_INSTANCE = "a\r\n| forged | row | in | table |"
+
+
+def unescaped_pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+async def test_labels_and_free_text_cannot_inject_markup(tocsin: Tocsin) -> None:
+    alert = am_alert(HOSTILE_NAME, HOSTILE_SERVICE, instance=HOSTILE_INSTANCE, summary="<img src=x onerror=alert(1)>")
+    assert (await tocsin.post_alertmanager(am_webhook(alert))).status == 200
+    [incident] = await tocsin.incidents()
+    actor = "mallory\u2028## Pwned | x"
+    note = "<b>fixed</b>\nnext line | with pipe"
+    await tocsin.api("POST", f"/api/v1/incidents/{incident['id']}/acknowledge", {"actor": actor, "note": note})
+    text = await tocsin.api("GET", f"/api/v1/incidents/{incident['id']}/postmortem")
+
+    for raw in ("<script", "<img", "<b>", "</b>"):
+        assert raw not in text, raw  # HTML comes out as text, not markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    lines = text.splitlines()
+    assert lines[0].startswith("# Postmortem: &lt;script&gt;")
+    assert lines[1] == ""  # the title stayed on its line
+    assert not [line for line in lines if line.startswith(("# Injected", "## Pwned", "| forged"))]
+    assert "\u2028" not in text
+    # Every row of the timeline has its four cells, whatever the labels and the note held.
+    table = text.split("## Timeline")[1].split("## Root cause")[0]
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    assert len(rows) > 2
+    assert {unescaped_pipes(row) for row in rows} == {5}
+    assert any("&lt;b&gt;fixed&lt;/b&gt; next line \\| with pipe" in row for row in rows)
+    assert "| Service | web\\|db # Injected heading |" in text

@@ -120,7 +120,10 @@ async def test_pagerduty_trigger_then_resolve(tocsin: Tocsin) -> None:
     assert incident["title"] == "[FIRING:1] DiskFull db (db-1 pagerduty warning)"
     detail = await tocsin.incident(incident["id"])
     [alert] = detail["alerts"]
-    assert alert["fingerprint"] == dedup
+    # Scoped to the integration (service db): the dedup_key as sent beside a fingerprint of its own.
+    assert alert["dedup_key"] == dedup
+    assert alert["fingerprint"].startswith("pagerduty:")
+    assert alert["fingerprint"].endswith(dedup)
     assert alert["labels"] == {"service": "db", "severity": "error", "source": "Alertmanager"}
     assert alert["annotations"]["summary"] == "[FIRING:1] DiskFull db (db-1 pagerduty warning)"
     assert alert["annotations"]["num_firing"] == "1"

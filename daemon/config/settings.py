@@ -101,6 +101,10 @@ class LimitsConfig(StrictModel):
     """Bounds on ingest; the defaults fit any real Alertmanager group (Alertmanager never retries a 4xx)."""
 
     max_body_bytes: int = Field(default=10 * MiB, ge=1024)
+    # PagerDuty's senders (Events v2 and V3 webhooks) send events of a few KiB: their routes get this bound.
+    max_event_bytes: int = Field(default=512 * 1024, ge=1024)
+    # A signed V3 webhook whose occurred_at is further than this from now is refused (a replay, not a retry).
+    max_webhook_age: Duration = timedelta(minutes=10)
     max_alerts_per_request: int = Field(default=50_000, ge=1)
     max_labels_per_alert: int = Field(default=256, ge=1)
     max_annotations_per_alert: int = Field(default=256, ge=1)

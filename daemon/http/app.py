@@ -11,10 +11,13 @@ from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.engine.events import Action
 from daemon.http import ack, api, health, ingest, oncall, openapi
+from daemon.http.body import BodyBudget
 from daemon.http.errors import error_middleware
-from daemon.http.keys import SERVICES
+from daemon.http.keys import BODY_BUDGET, SERVICES
 from daemon.services import start_services
 from daemon.store.base import Store
+
+BODY_BUDGET_BODIES = 4  # the budget of bodies in flight, in largest allowed bodies
 
 
 def build_app(
@@ -25,6 +28,9 @@ def build_app(
     background: bool = True,
 ) -> web.Application:
     app = web.Application(client_max_size=settings.limits.max_body_bytes, middlewares=[error_middleware])
+    # At most this many bytes of large request bodies held at once, whatever number of senders push them.
+    limits = settings.limits
+    app[BODY_BUDGET] = BodyBudget(BODY_BUDGET_BODIES * max(limits.max_body_bytes, limits.max_event_bytes))
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         services = await start_services(settings, clock, registry, store, background)

@@ -33,7 +33,10 @@ _CODES = {
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+    response = web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+    if headers and headers.get("Connection") == "close":
+        response.force_close()  # not kept alive: what the client sends next on it is not trusted
+    return response
 
 
 def error_response(

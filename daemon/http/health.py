@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -17,6 +18,7 @@ from daemon.store.base import IncidentFilter, StoreUnavailable
 # declared on another replica may have its first observation unseen by rate() (a storm's tail, not the norm).
 PREPARE_LIMIT = 1000
 STORE_EVERY = 10.0  # seconds between reads of the store for the gauges
+log = structlog.get_logger("tocsin.http")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -29,7 +31,9 @@ async def readyz(request: web.Request) -> web.Response:
         await svc.store.ping()
     except StoreUnavailable as exc:
         svc.metrics.store_up.set(0)
-        return json_response({"status": "unavailable", "store": str(exc)}, 503, {"Retry-After": "5"})
+        # /readyz is open to anyone: the store's error (addresses, paths) goes to the log, not the answer.
+        log.warning("not_ready", error=str(exc))
+        return json_response({"status": "unavailable", "store": "unavailable"}, 503, {"Retry-After": "5"})
     svc.metrics.store_up.set(1)
     return json_response({"status": "ready"})
 

@@ -1,4 +1,8 @@
-"""Ingest endpoints: thin handlers around the pure parsers; a 2xx is sent only after the commit."""
+"""Ingest endpoints: thin handlers around the pure parsers; a 2xx is sent only after the commit.
+
+Each checks what it can from the headers (credentials, Content-Type, declared length) before it reads a byte of
+the body, and reads at most its route's limit: an unauthenticated sender costs no memory.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ import structlog
 from aiohttp import web
 
 from daemon.engine.events import AcknowledgeAlert, AlertsReceived
-from daemon.http.body import read_body, require_json
+from daemon.http.body import check_declared_length, read_body, require_json
 from daemon.http.errors import json_response
-from daemon.http.keys import SERVICES
+from daemon.http.keys import BODY_BUDGET, SERVICES
 from daemon.ingest import alertmanager, pagerduty_events, pagerduty_webhooks
 from daemon.ingest.auth import presented_secret, token_matches
 from daemon.ingest.errors import IngestError, unauthorized
@@ -50,7 +54,7 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
         if tokens and not token_matches(presented_secret(request.headers.get("Authorization")), tokens):
             raise unauthorized()
         require_json(request)
-        raw = await read_body(request, settings.limits.max_body_bytes)
+        raw = await read_body(request, settings.limits.max_body_bytes, request.app[BODY_BUDGET])
         hook = await off_loop_if_big(raw, alertmanager.parse, raw, settings.limits)
     except IngestError as exc:
         _reject(request, "alertmanager", exc)
@@ -77,6 +81,15 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     return json_response({"status": "success", "alerts": len(hook.alerts), "truncated_alerts": hook.truncated})
 
 
+_PD_STATES = {
+    401: "unauthorized",
+    408: "request timeout",
+    413: "request too large",
+    415: "unsupported media type",
+    503: "unavailable",
+}
+
+
 def _pd_error(
     status: int, state: str, message: str, errors: list[str], headers: dict[str, str] | None = None
 ) -> web.Response:
@@ -88,9 +101,11 @@ async def pagerduty_enqueue(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     started = time.perf_counter()
     settings = svc.settings
+    limit = settings.limits.max_event_bytes
     try:
+        # The routing key is inside the body: what bounds an unauthenticated sender is the (small) event limit.
         require_json(request)
-        raw = await read_body(request, settings.limits.max_body_bytes)
+        raw = await read_body(request, limit, request.app[BODY_BUDGET], "max_event_bytes")
         event = await off_loop_if_big(
             raw,
             pagerduty_events.parse,
@@ -102,12 +117,12 @@ async def pagerduty_enqueue(request: web.Request) -> web.Response:
     except IngestError as exc:
         _reject(request, "pagerduty", exc)
         errors = exc.errors if isinstance(exc, pagerduty_events.PagerDutyError) else [exc.message]
-        state = {413: "request too large", 415: "unsupported media type"}.get(exc.status, "invalid event")
+        state = _PD_STATES.get(exc.status, "invalid event")
         message = "Event object is invalid" if exc.status in (400, 422) else exc.message
-        return _pd_error(exc.status, state, message, errors)
+        return _pd_error(exc.status, state, message, errors, exc.headers)
     try:
         if event.action == "acknowledge":
-            decision = await svc.pipeline.submit(AcknowledgeAlert(event.dedup_key, "pagerduty-events"))
+            decision = await svc.pipeline.submit(AcknowledgeAlert(event.fingerprint, "pagerduty-events"))
         else:
             assert event.alert is not None
             decision = await svc.pipeline.submit(AlertsReceived((event.alert,)))
@@ -124,15 +139,21 @@ async def pagerduty_enqueue(request: web.Request) -> web.Response:
 
 
 async def pagerduty_webhook(request: web.Request) -> web.Response:
-    """PagerDuty V3 webhooks: the signature is checked on the raw body before anything reads it."""
+    """PagerDuty V3 webhooks: the signature header is checked before the body is read, the signature over the
+    raw body before anything parses it; the event's signed id and occurred_at then guard against replays."""
     svc = request.app[SERVICES]
     settings = svc.settings
+    limit = settings.limits.max_event_bytes
     try:
-        raw = await read_body(request, settings.limits.max_body_bytes)
         secrets = [s.get_secret_value() for s in settings.sources.pagerduty.webhook_secrets]
-        pagerduty_webhooks.verify(raw, request.headers.get("X-PagerDuty-Signature"), secrets)
+        if not secrets:
+            raise IngestError(401, "bad_signature", "no PagerDuty webhook secret is configured")
+        offered = pagerduty_webhooks.signatures(request.headers.get("X-PagerDuty-Signature"))
         require_json(request)
-        event = pagerduty_webhooks.parse(raw, request.headers.get("X-Webhook-Id"))
+        check_declared_length(request, limit, "max_event_bytes")
+        raw = await read_body(request, limit, request.app[BODY_BUDGET], "max_event_bytes")
+        pagerduty_webhooks.verify(raw, offered, secrets)
+        event = pagerduty_webhooks.parse(raw, svc.clock.now(), settings.limits.max_webhook_age)
     except IngestError as exc:
         _reject(request, "pagerduty_webhook", exc)
         raise

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from daemon.http.body import BodyBudget
 from daemon.services import Services
 
 SERVICES = web.AppKey("services", Services)
+BODY_BUDGET = web.AppKey("body_budget", BodyBudget)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.domain import Alert, Incident, TimelineEntry
+from daemon.domain import Alert, Incident, Source, TimelineEntry
+from daemon.ingest.pagerduty_events import dedup_key_of
 from daemon.store.base import IncidentView
 from daemon.timefmt import iso, iso_or_none
 
@@ -12,6 +13,8 @@ from daemon.timefmt import iso, iso_or_none
 def alert_json(a: Alert) -> dict[str, Any]:
     return {
         "fingerprint": a.fingerprint,
+        # PagerDuty Events v2: the dedup_key as the sender gave it (the fingerprint scopes it to its integration).
+        "dedup_key": dedup_key_of(a.fingerprint) if a.source is Source.PAGERDUTY else None,
         "status": a.status.value,
         "source": a.source.value,
         "labels": a.labels,

@@ -25,6 +25,8 @@ from daemon.timefmt import utc
 
 _ZERO = timedelta(0)
 _STATUS = {"firing": AlertStatus.FIRING, "resolved": AlertStatus.RESOLVED}
+# Fingerprints of other sources' alerts: an Alertmanager webhook may not name one of them.
+RESERVED_PREFIXES = ("pagerduty:", "heartbeat:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +161,25 @@ def parse(raw: bytes, bounds: LimitsConfig) -> Webhook:
             raise IngestError(422, "invalid_body", f"alert {i} has no labels", {"alert": i})
         annotations = alert.get("annotations", {})
         generator_url = alert.get("generatorURL", "")
+        fingerprint = alert.get("fingerprint") or fingerprint_of(labels)
+        if fingerprint.startswith(RESERVED_PREFIXES):
+            raise IngestError(
+                422,
+                "invalid_body",
+                f"alert {i}: its fingerprint names another source's alert",
+                [
+                    {
+                        "field": f"alerts.{i}.fingerprint",
+                        "problem": f"must not start with {' or '.join(RESERVED_PREFIXES)}",
+                    }
+                ],
+            )
         if exact:
             limits.check_alert(bounds, i, labels, annotations)
             limits.check_url(bounds, i, "generatorURL", generator_url)
         reports.append(
             AlertIn(
-                alert.get("fingerprint") or fingerprint_of(labels),
+                fingerprint,
                 Source.ALERTMANAGER,
                 _STATUS[alert["status"]],
                 labels,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from collections.abc import Sequence
 
@@ -21,7 +20,7 @@ def presented_secret(header: str | None) -> str | None:
     if scheme == "basic":
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # binascii.Error, and non-ASCII text, are ValueErrors
             return None
         _, sep, password = decoded.partition(":")
         return password if sep else None
@@ -32,7 +31,10 @@ def token_matches(presented: str | None, tokens: Sequence[SecretStr]) -> bool:
     """Constant-time comparison against every configured token (the time does not say which one nearly matched)."""
     if presented is None:
         return False
-    given = presented.encode()
+    try:
+        given = presented.encode()
+    except UnicodeEncodeError:  # header bytes that were not UTF-8 (kept as surrogates): no token is
+        return False
     found = False
     for token in tokens:
         found |= hmac.compare_digest(given, token.get_secret_value().encode())

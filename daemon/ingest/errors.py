@@ -26,12 +26,9 @@ def unauthorized() -> IngestError:
     return IngestError(401, "unauthorized", "missing or wrong credentials", headers=challenge)
 
 
-def too_large(limit: int) -> IngestError:
+def too_large(limit: int, name: str = "max_body_bytes") -> IngestError:
     return IngestError(
-        413,
-        "body_too_large",
-        f"request body exceeds max_body_bytes ({limit} bytes)",
-        {"limit": "max_body_bytes", "max": limit},
+        413, "body_too_large", f"request body exceeds {name} ({limit} bytes)", {"limit": name, "max": limit}
     )
 
 

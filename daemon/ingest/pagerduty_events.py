@@ -1,7 +1,16 @@
-"""PagerDuty Events API v2 (``POST /v2/enqueue``): a pure parser from the raw body to one event."""
+"""PagerDuty Events API v2 (``POST /v2/enqueue``): a pure parser from the raw body to one event.
+
+A ``dedup_key`` names an alert within its integration only (as in PagerDuty, where it is scoped to the service
+of the routing key). The alert's fingerprint is ``pagerduty:<integration>:<dedup_key>``, where <integration> is
+a digest of the integration's service: two integrations sending the same dedup_key make two alerts, and no
+routing key can reach an Alertmanager alert (whose fingerprints never start with ``pagerduty:``). The routing
+key itself, a credential, appears nowhere. Several routing keys of one service are one integration, so that a
+key can be rotated without losing the alerts triggered with the old one.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -48,6 +57,25 @@ class _Event(BaseModel):
     links: list[_Link] = Field(default_factory=list)
 
 
+PREFIX = "pagerduty:"
+_INTEGRATION_HEX = 12
+
+
+def fingerprint(service: str, dedup_key: str) -> str:
+    """The alert of ``dedup_key`` within the integration of ``service``."""
+    integration = hashlib.sha256(b"tocsin pagerduty integration\0" + service.encode()).hexdigest()
+    return f"{PREFIX}{integration[:_INTEGRATION_HEX]}:{dedup_key}"
+
+
+def dedup_key_of(fingerprint: str) -> str | None:
+    """The dedup_key as the sender gave it, for a fingerprint made by ``fingerprint``; None for others (such as
+    PagerDuty alerts stored before fingerprints were scoped, whose fingerprint is the bare dedup_key)."""
+    if not fingerprint.startswith(PREFIX):
+        return None
+    integration, sep, key = fingerprint[len(PREFIX) :].partition(":")
+    return key if sep and len(integration) == _INTEGRATION_HEX else None
+
+
 class PagerDutyError(IngestError):
     """Answered in PagerDuty's own shape: ``{"status", "message", "errors"}``."""
 
@@ -62,7 +90,7 @@ class Event:
     dedup_key: str
     service: str
     alert: AlertIn | None  # None for acknowledge
-    integration: str
+    fingerprint: str  # of the alert within the integration
 
 
 def flatten(details: Any, prefix: str = "") -> dict[str, str]:
@@ -114,6 +142,7 @@ def parse(
                 400, "invalid_event", "Event object is invalid", [f"'dedup_key' is required for {event.event_action}"]
             )
         dedup_key = new_key()
+    scoped = fingerprint(integration.service, dedup_key)
     alert = None
     if event.event_action == "trigger" and event.payload is None:
         raise PagerDutyError(400, "invalid_event", "Event object is invalid", ["'payload' is required for trigger"])
@@ -132,7 +161,7 @@ def parse(
         except IngestError as exc:
             raise PagerDutyError(exc.status, exc.code, "Event object is invalid", [exc.message]) from None
         alert = AlertIn(
-            fingerprint=dedup_key,
+            fingerprint=scoped,
             source=Source.PAGERDUTY,
             status=AlertStatus.FIRING if event.event_action == "trigger" else AlertStatus.RESOLVED,
             labels=labels,
@@ -142,10 +171,10 @@ def parse(
         )
     if alert is None and event.event_action == "resolve":
         alert = AlertIn(
-            fingerprint=dedup_key,
+            fingerprint=scoped,
             source=Source.PAGERDUTY,
             status=AlertStatus.RESOLVED,
             labels={"service": integration.service},
             annotations={},
         )
-    return Event(event.event_action, dedup_key, integration.service, alert, event.routing_key)
+    return Event(event.event_action, dedup_key, integration.service, alert, scoped)
