@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.engine.events import Action
-from daemon.http import ack, api, health, ingest, oncall, openapi
+from daemon.http import ack, api, health, ingest, oncall, openapi, silences
 from daemon.http.body import BodyBudget
 from daemon.http.errors import error_middleware
 from daemon.http.keys import BODY_BUDGET, SERVICES
@@ -58,6 +58,10 @@ def build_app(
     app.router.add_post("/api/v1/schedules/{name}/overrides", oncall.add_override)
     app.router.add_delete("/api/v1/schedules/{name}/overrides/{id}", oncall.delete_override)
     app.router.add_get("/calendar/{token}.ics", oncall.calendar_feed)
+    app.router.add_post("/api/v2/silences", silences.post_silence)
+    app.router.add_get("/api/v2/silences", silences.list_silences)
+    app.router.add_get("/api/v2/silence/{id}", silences.get_silence)
+    app.router.add_delete("/api/v2/silence/{id}", silences.delete_silence)
     app.router.add_get("/ack/{token}", ack.show)
     app.router.add_post("/ack/{token}", ack.acknowledge)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi)

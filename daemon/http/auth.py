@@ -14,7 +14,7 @@ from daemon.ingest.auth import token_matches
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _bearer(request: web.Request) -> str | None:
+def bearer(request: web.Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
@@ -23,7 +23,7 @@ def api_token(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
         tokens = request.app[SERVICES].settings.api_tokens
-        if not token_matches(_bearer(request), tokens):
+        if not token_matches(bearer(request), tokens):
             return error_response(
                 401,
                 "unauthorized",

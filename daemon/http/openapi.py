@@ -231,6 +231,25 @@ def document() -> dict[str, Any]:
                 ],
             )
         },
+        "/api/v2/silences": {
+            "get": _op(
+                "Alertmanager API v2: silences as a bare array (filter=name=value, repeatable)",
+                ok_schema={"type": "array"},
+                errors=(400, 401),
+                params=[_q("filter", "a matcher each silence must hold, e.g. service=db")],
+            ),
+            "post": _op(
+                "Alertmanager API v2: create (or, with id, update) a silence → {silenceID}; errors are JSON strings",
+                ok_schema={"type": "object", "properties": {"silenceID": {"type": "string"}}},
+                errors=(400, 401, 404),
+            ),
+        },
+        "/api/v2/silence/{id}": {
+            "get": _op(
+                "Alertmanager API v2: one silence", ok_schema={"type": "object"}, errors=(401, 404), params=[ID]
+            ),
+            "delete": _op("Alertmanager API v2: expire a silence (repeatable)", errors=(401, 404), params=[ID]),
+        },
         "/calendar/{token}.ics": {
             "get": {
                 **_op("A schedule's shifts as an iCalendar feed (the signed URL is the credential)", security=[]),

@@ -10,6 +10,7 @@ from typing import Generic, Protocol, TypeVar
 from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
 from daemon.engine.state import Decision, Needs, Slice
 from daemon.store.overrides import NewOverride, StoredOverride
+from rules.silences import Silence
 
 T = TypeVar("T")
 
@@ -111,3 +112,11 @@ class Store(Protocol):
 
     async def delete_override(self, schedule: str, override_id: str) -> bool:
         """False when the schedule has no such override."""
+
+    async def save_silences(self, silences: list[Silence]) -> None:
+        """Insert or replace these silences atomically (an update may expire one and create another)."""
+
+    async def get_silence(self, silence_id: str) -> Silence | None: ...
+
+    async def list_silences(self) -> list[Silence]:
+        """Every silence kept: pending, active, and expired ones within retention."""

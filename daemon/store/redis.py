@@ -46,6 +46,7 @@ from daemon.store.redis_scripts import (
     UNLOCK,
     VERSIONS,
 )
+from daemon.store.redis_silences import RedisSilences
 from daemon.timefmt import iso
 
 T = TypeVar("T")
@@ -140,7 +141,7 @@ def parse_redis_url(url: str) -> tuple[str, RedisOptions, dict[str, Any]]:
     return clean, options, extra
 
 
-class RedisStore(RedisOverrides):
+class RedisStore(RedisOverrides, RedisSilences):
     def __init__(self, url: str) -> None:
         self.url, self.options, self._sentinel = parse_redis_url(url)
         self.keys = Keys(self.options.prefix)

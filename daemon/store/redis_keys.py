@@ -119,3 +119,6 @@ class Keys:
 
     def override_counter(self) -> str:
         return self("seq", "override")
+
+    def silences(self) -> str:  # hash: silence id -> JSON
+        return self("silences")

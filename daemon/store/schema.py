@@ -107,6 +107,11 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX overrides_schedule ON overrides (schedule, ends_at);
     """,
+    # 7: silences (Alertmanager's API v2 shape), kept after they expire for `retention`.
+    """
+    CREATE TABLE silences (id TEXT PRIMARY KEY, ends_at REAL NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+    CREATE INDEX silences_ends ON silences (ends_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -27,6 +27,7 @@ from daemon.store import codec, cursor
 from daemon.store.base import Decide, Delivery, IncidentFilter, IncidentView, Page, StoreUnavailable
 from daemon.store.schema import migrate
 from daemon.store.sqlite_overrides import SqliteOverrides
+from daemon.store.sqlite_silences import SqliteSilences
 from daemon.timefmt import iso
 
 T = TypeVar("T")
@@ -76,7 +77,7 @@ class _Ids:
         return format_incident_id(year, value)
 
 
-class SqliteStore(SqliteOverrides):
+class SqliteStore(SqliteOverrides, SqliteSilences):
     def __init__(self, url: str, readers: int = 2, shared: bool = False) -> None:
         self.shared = shared
         self.path, options = parse_sqlite_url(url)
