@@ -108,7 +108,7 @@ async def read_body(
                     headers=CLOSE,
                 ) from None
             raise IngestError(
-                400, "bad_body", "the body could not be read (bad chunked framing?)", headers=CLOSE
+                400, "bad_body", "the body could not be read: its transfer framing is broken", headers=CLOSE
             ) from None
         except ConnectionError:
             # The sender went away mid-body: nobody reads this answer, but it is an ordinary rejection, not a 500.
