@@ -175,6 +175,12 @@ async def test_large_bodies_in_flight_are_bounded_and_a_real_alert_still_goes_in
     assert answer.status == 503, answer
     assert answer.headers["retry-after"] == "1"
     assert error_code(AM_PATH, answer) == "busy"
+    # A compressed body counts as large as it may inflate, however few bytes it declares.
+    small = gzip.compress(json.dumps(body(AM_FIXTURE)).encode())
+    answer = await exchange(port(t), head("POST", AM_PATH, {**headers, "Content-Encoding": "gzip"}, len(small)) + small)
+    assert answer.status == 503, answer
+    # An empty body takes nothing: it gets its own answer (400), not a 503.
+    assert (await exchange(port(t), head("POST", AM_PATH, headers, 0))).status == 400
     # ...while a real alert (a few KiB) goes in at once.
     captured = fixture(AM_FIXTURE)
     response = await t.client.post(AM_PATH, json=captured["body"], headers={"Authorization": captured["authorization"]})

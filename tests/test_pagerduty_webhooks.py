@@ -234,3 +234,14 @@ async def test_an_event_that_occurred_long_ago_is_refused(pd: Tocsin) -> None:
     recent = event("incident.resolved", event_id="recent-one", occurred_at="2026-11-22T07:02:31.000Z")
     await deliver(pd, recent)
     assert (await pd.incident(iid))["state"] == "resolved"
+
+
+async def test_incident_key_naming_an_events_v2_dedup_key_maps_onto_its_incident(pd: Tocsin) -> None:
+    # A sender paged both PagerDuty and tocsin with one dedup_key; PagerDuty's incident carries it as incident_key.
+    answer = await pd.send_fixture("pagerduty-events-v2-1.json")
+    [incident] = await pd.incidents()
+    await deliver(pd, event("incident.acknowledged", key=answer["dedup_key"]))
+    acknowledged = await pd.incident(incident["id"])
+    assert acknowledged["state"] == "acknowledged"
+    assert acknowledged["acknowledged_by"] == "pagerduty:Earline Greenholt"
+    assert len(await pd.incidents()) == 1  # nothing mirrored beside it

@@ -91,7 +91,7 @@ class TimerFired:
 class PagerDutyIncident:
     """A PagerDuty V3 webhook about one of its incidents, to mirror onto tocsin's."""
 
-    webhook_id: str  # X-Webhook-Id: a redelivery of the same id changes nothing
+    webhook_id: str  # the event's id inside the signed body: the same event again changes nothing
     event_type: str
     pd_id: str
     number: int | None

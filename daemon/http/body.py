@@ -69,14 +69,22 @@ def check_declared_length(request: web.Request, limit: int, name: str = "max_bod
         raise too_large(limit, name)
 
 
+def _may_take(request: web.Request, limit: int) -> int:
+    """How much memory the body may take: its declared length, unless it is chunked (no length declared) or
+    compressed (the length is that of the compressed bytes): then as much as the limit allows."""
+    encoded = request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+    if request.content_length is None or encoded:
+        return limit
+    return request.content_length
+
+
 async def read_body(
     request: web.Request, limit: int, budget: BodyBudget | None = None, name: str = "max_body_bytes"
 ) -> bytes:
     """The whole body, at most ``limit`` bytes once decompressed: 413 past it, 400 when its Content-Encoding
     lies, 408 when it arrives too slowly, 503 when the budget of bodies in flight is spent."""
     check_declared_length(request, limit, name)
-    # A chunked body has no declared length: it may be as large as the limit.
-    reservation = budget.reserve(request.content_length or limit) if budget is not None else contextlib.nullcontext()
+    reservation = budget.reserve(_may_take(request, limit)) if budget is not None else contextlib.nullcontext()
     with reservation:
         chunks: list[bytes] = []
         size = 0
@@ -100,7 +108,7 @@ async def read_body(
                     headers=CLOSE,
                 ) from None
             raise IngestError(
-                400, "bad_body", "the body could not be read (bad chunked framing?)", headers=CLOSE
+                400, "bad_body", "the body could not be read: its transfer framing is broken", headers=CLOSE
             ) from None
         except ConnectionError:
             # The sender went away mid-body: nobody reads this answer, but it is an ordinary rejection, not a 500.

@@ -7,6 +7,7 @@ the body, and reads at most its route's limit: an unauthenticated sender costs n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -15,13 +16,14 @@ from typing import ParamSpec, TypeVar
 import structlog
 from aiohttp import web
 
-from daemon.engine.events import AcknowledgeAlert, AlertsReceived
-from daemon.http.body import check_declared_length, read_body, require_json
+from daemon.engine.events import AcknowledgeAlert, AlertsReceived, PagerDutyIncident
+from daemon.http.body import read_body, require_json
 from daemon.http.errors import json_response
 from daemon.http.keys import BODY_BUDGET, SERVICES
 from daemon.ingest import alertmanager, pagerduty_events, pagerduty_webhooks
 from daemon.ingest.auth import presented_secret, token_matches
 from daemon.ingest.errors import IngestError, unauthorized
+from daemon.services import Services
 from daemon.store.base import StoreUnavailable
 
 log = structlog.get_logger("tocsin.ingest")
@@ -138,6 +140,25 @@ async def pagerduty_enqueue(request: web.Request) -> web.Response:
     return json_response({"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, 202)
 
 
+async def _scoped_incident_key(svc: Services, event: PagerDutyIncident) -> PagerDutyIncident:
+    """A PagerDuty incident's ``incident_key`` is the dedup_key its Events v2 sender chose; when that sender paged
+    tocsin too, tocsin's alert has the dedup_key scoped to its integration: name that alert instead. A key that
+    is itself a stored fingerprint keeps its meaning; of several integrations using the key, the one whose
+    service PagerDuty names."""
+    key = event.incident_key
+    if not key:
+        return event
+    services = {i.service for i in svc.settings.sources.pagerduty.integrations.values()}
+    candidates = {pagerduty_events.fingerprint(service, key): service for service in services}
+    found = await svc.store.alert_versions([key, *candidates])
+    if not found or key in found:
+        return event
+    named = [fp for fp in found if candidates[fp] == event.service]
+    if named or len(found) == 1:
+        return dataclasses.replace(event, incident_key=(named or list(found))[0])
+    return event
+
+
 async def pagerduty_webhook(request: web.Request) -> web.Response:
     """PagerDuty V3 webhooks: the signature header is checked before the body is read, the signature over the
     raw body before anything parses it; the event's signed id and occurred_at then guard against replays."""
@@ -150,7 +171,6 @@ async def pagerduty_webhook(request: web.Request) -> web.Response:
             raise IngestError(401, "bad_signature", "no PagerDuty webhook secret is configured")
         offered = pagerduty_webhooks.signatures(request.headers.get("X-PagerDuty-Signature"))
         require_json(request)
-        check_declared_length(request, limit, "max_event_bytes")
         raw = await read_body(request, limit, request.app[BODY_BUDGET], "max_event_bytes")
         pagerduty_webhooks.verify(raw, offered, secrets)
         event = pagerduty_webhooks.parse(raw, svc.clock.now(), settings.limits.max_webhook_age)
@@ -160,6 +180,7 @@ async def pagerduty_webhook(request: web.Request) -> web.Response:
     if event is None:
         return json_response({"status": "ignored"})
     try:
+        event = await _scoped_incident_key(svc, event)
         decision = await svc.pipeline.submit(event)
     except StoreUnavailable:
         svc.metrics.rejected.labels("pagerduty_webhook", "store_unavailable").inc()

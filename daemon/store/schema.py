@@ -68,7 +68,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE status = 'pending';
     """,
-    # 2: PagerDuty V3 webhook deliveries already processed (X-Webhook-Id), so a redelivery changes nothing.
+    # 2: PagerDuty V3 webhook events already processed (their signed event id), so a replay changes nothing.
     """
     CREATE TABLE webhooks (id TEXT PRIMARY KEY, seen_at REAL NOT NULL) WITHOUT ROWID;
     CREATE INDEX webhooks_seen ON webhooks (seen_at);
