@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from redis import asyncio as aioredis
 
+from daemon.clock import ManualClock
 from daemon.config.settings import Settings
 from daemon.store.base import Store
 from daemon.store.redis import RedisStore
@@ -22,7 +24,7 @@ from daemon.store.sqlite import SqliteStore, parse_sqlite_url
 from tests.conftest import MakeTocsin
 from tests.programs import until
 from tests.redis_server import RedisServer
-from tests.support import AM_TOKEN, SEV1, Tocsin, am_alert, am_webhook, make_settings
+from tests.support import AM_TOKEN, SEV1, Tocsin, am_alert, am_webhook, make_settings, start_tocsin
 
 pytestmark = pytest.mark.both_stores
 
@@ -143,3 +145,60 @@ async def test_a_full_write_queue_answers_503_at_once_and_stores_none_of_it(
     assert len(accepted) + len(turned_away) == sent, answers
     alerts = await tocsin.api("GET", "/api/v1/alerts?limit=100")
     assert {a["fingerprint"] for a in alerts["alerts"]} == accepted
+
+
+async def test_redis_commit_whose_reply_is_lost_is_settled_once(
+    tmp_path: Path, clock: ManualClock, redis_server: RedisServer
+) -> None:
+    """The commit reaches redis but its reply never comes back: the caller gets 503, and the decision is settled
+    for good once redis answers again, either stored and counted once, or refused for ever."""
+    admin = aioredis.Redis(port=redis_server.port)
+    prefix = f"lost{uuid.uuid4().hex[:8]}"
+    try:
+        # Fast socket timeouts, so that the commit's reply is given up on while redis is busy.
+        url = f"{redis_server.url}?prefix={prefix}&timeout=0.3"
+        settings = make_settings(tmp_path, {"channels": None, "store": url})
+        tocsin = await start_tocsin(settings, clock, store=RedisStore(url, write_timeout=5.0))
+        await tocsin.send_fixture(SEV1)
+        (incident,) = await tocsin.incidents()
+
+        # Writes wait inside redis (reads go on): the acknowledgement loads, sends its commit, and waits.
+        await admin.execute_command("CLIENT", "PAUSE", 500, "WRITE")
+        ack = asyncio.create_task(acknowledge(tocsin, incident["id"], "alice"))
+        await asyncio.sleep(0.2)
+        # Then redis is busy past the pause (a read-only script spinning 1 s): tocsin's connection times out and
+        # closes, and the commit it sent runs when the pause ends, its reply lost.
+        await admin.execute_command("EVAL_RO", BUSY, 0, 1_000_000)
+        response = await ack
+        assert response.status == 503, await response.text()
+
+        async def settled() -> bool | None:
+            return True if await admin.keys(f"{{{prefix}}}:fenced:*") or mtta_count(tocsin) else None
+
+        await until(settled, "the acknowledgement to be settled", 20)
+        view = await tocsin.incident(incident["id"])
+        if await admin.keys(f"{{{prefix}}}:fenced:*"):
+            assert view["state"] == "triggered"
+            assert mtta_count(tocsin) == 0
+        else:
+            assert view["acknowledged_by"] == "alice"
+            assert mtta_count(tocsin) == 1
+        response = await acknowledge(tocsin, incident["id"], "bob")
+        assert response.status == 200, await response.text()
+        view = await tocsin.incident(incident["id"])
+        assert len([e for e in view["timeline"] if e["kind"] == "acknowledged"]) == 1
+        assert mtta_count(tocsin) == 1
+        await tocsin.client.close()
+    finally:
+        await admin.aclose()
+
+
+# Spins for ARGV[1] microseconds: redis answers nobody meanwhile.
+BUSY = """
+local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+while true do
+  local n = redis.call('TIME')
+  if n[1] * 1000000 + n[2] - start > tonumber(ARGV[1]) then return 1 end
+end
+"""
