@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
+import structlog
+
 from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
 from daemon.engine.state import Decision, Needs, Slice
 
 T = TypeVar("T")
+log = structlog.get_logger("tocsin.store")
 
 
 # A caller waits this long for its decision's commit before answering 503 (both stores).
@@ -60,6 +63,16 @@ class Delivery:
 Decide = Callable[[Slice], Decision]
 # Called once for each decision that is stored, when it is stored, whether or not its caller still waits.
 Committed = Callable[[Decision], None]
+
+
+def report_commit(committed: Committed | None, decision: Decision) -> None:
+    """Tell ``committed``; its failure is logged, never mistaken for the commit's (which stands)."""
+    if committed is None:
+        return
+    try:
+        committed(decision)
+    except Exception:
+        log.exception("commit_effects_failed", incident=decision.incident_id)
 
 
 class Store(Protocol):

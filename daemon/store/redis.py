@@ -42,6 +42,7 @@ from daemon.store.base import (
     Page,
     StoreBusy,
     StoreUnavailable,
+    report_commit,
 )
 from daemon.store.redis_keys import Keys
 from daemon.store.redis_scripts import (
@@ -306,8 +307,7 @@ class RedisStore:
                     raise
                 if result[0] == b"ok":
                     locked.clear()  # released by the commit
-                    if committed is not None:
-                        committed(decision)
+                    report_commit(committed, decision)
                     return decision
                 if result[0] == b"fenced":
                     raise StoreUnavailable("the decision was settled as not stored")
@@ -349,8 +349,8 @@ class RedisStore:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
         log.info("decision_settled", stored=bool(landed), incident=decision.incident_id)
-        if landed and committed is not None:
-            committed(decision)
+        if landed:
+            report_commit(committed, decision)
 
     async def _reserve(self, year: int, count: int) -> None:
         last = int(await self._call(lambda: self.r.incrby(self.keys.incident_seq(year), count)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import secrets
 import sqlite3
 import threading
@@ -41,6 +42,7 @@ from daemon.store.base import (
     Page,
     StoreBusy,
     StoreUnavailable,
+    report_commit,
 )
 from daemon.store.schema import migrate
 from daemon.timefmt import iso
@@ -248,12 +250,8 @@ class SqliteStore:
     @staticmethod
     def _settle(batch: list[_Job], outcomes: list[Any]) -> None:
         for job, outcome in zip(batch, outcomes, strict=True):
-            stored = job.state is _State.APPLIED and not isinstance(outcome, BaseException)
-            if stored and job.committed is not None:
-                try:
-                    job.committed(outcome)
-                except Exception:
-                    log.exception("commit_effects_failed")
+            if job.state is _State.APPLIED and not isinstance(outcome, BaseException) and job.committed is not None:
+                job.committed(outcome)
             if job.future.done():
                 continue
             if isinstance(outcome, BaseException):
@@ -314,7 +312,7 @@ class SqliteStore:
             self._store(conn, decision)
             return decision
 
-        return await self._write(work, committed)
+        return await self._write(work, functools.partial(report_commit, committed))
 
     def _load(self, conn: sqlite3.Connection, needs: Needs) -> Any:
         steps = loading.plan(needs, _Ids(conn))
