@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import signal
@@ -52,15 +51,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Any, reuse_port: bool = False) -> None:
-    from daemon.server import serve
+    from daemon.server import run
 
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is optional on platforms without it
-        pass
-    asyncio.run(serve(settings, reuse_port=reuse_port))
+    run(settings, reuse_port=reuse_port)  # ends the process once drained
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -23,8 +23,11 @@ class SystemClock:
         delay = (when - self.now()).total_seconds()
         if delay <= 0:
             return
+        # Not wait_for: on Python 3.11 it returns normally when a cancel arrives as the wait completes, and a
+        # loop stopped that way goes on claiming work after SIGTERM. asyncio.timeout tells its own expiry apart.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=delay)
+            async with asyncio.timeout(delay):
+                await wake.wait()
 
 
 class ManualClock:

@@ -45,13 +45,16 @@ class Pipeline:
             decision.notifications = [renderer.render(intent, s, now) for intent in decision.intents]
             return decision
 
-        decision = await self.store.decide(engine.needs(event), decide)
+        return await self.store.decide(engine.needs(event), decide, self._committed)
+
+    def _committed(self, decision: Decision) -> None:
+        """The effects of a stored decision, applied by the store once it is stored: also when its caller was
+        answered 503 first (its commit outlasted the write timeout), and never twice."""
         if decision.alerts:
             self.seen.forget(decision.alerts)
         self.metrics.observe(decision.observations)
         for listener in self._listeners:
             listener(decision)
-        return decision
 
     async def submit_alerts(self, reports: tuple[AlertIn, ...]) -> Decision:
         """Alerts from a source: those identical to what was last committed for them are answered at once,

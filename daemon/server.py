@@ -1,4 +1,4 @@
-"""`tocsin run`: serve until SIGTERM or SIGINT, then drain."""
+"""`tocsin run`: serve until SIGTERM or SIGINT, then drain within ``drain_timeout``; a second signal exits at once."""
 
 from __future__ import annotations
 
@@ -6,16 +6,28 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+from typing import NoReturn
 
+import orjson
 import structlog
 from aiohttp import web
 
 from daemon.config.settings import Settings
 from daemon.http.app import build_app
+from daemon.http.keys import SERVICES
 from daemon.http.serving import Runner
 
 log = structlog.get_logger("tocsin")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Requests in flight may take this share of the drain; sends under way and the store's last commits the rest.
+REQUESTS_SHARE = 0.5
+# The drain did not finish within drain_timeout: the process was ended by its watchdog.
+EXIT_DRAIN_OVERRUN = 3
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -23,10 +35,38 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - an empty host means every interface
 
 
-async def serve(settings: Settings, shutdown_timeout: float = 20.0, reuse_port: bool = False) -> None:
+def _last_words(event: str, **fields: object) -> None:
+    """One JSON log line written straight to stderr: from a signal handler or the watchdog thread, where the
+    logger's lock may be held by the very code that was interrupted."""
+    record = {"event": event, "level": "error", "timestamp": datetime.now(UTC).isoformat(), **fields}
+    with contextlib.suppress(OSError):
+        os.write(2, orjson.dumps(record) + b"\n")
+
+
+def _force_exit(signum: int, _frame: FrameType | None) -> None:
+    """The second SIGTERM or SIGINT: the operator will not wait for the drain. Commits not yet made are not
+    answered 2xx, so nothing acknowledged is lost; sends under way may go out again after the restart."""
+    _last_words("forced_exit", signal=signal.Signals(signum).name, exit_code=128 + signum)
+    os._exit(128 + signum)
+
+
+def _watchdog(drain: float) -> None:
+    """A thread, so that it fires even if the event loop is stuck: the process ends within the drain bound."""
+
+    def overrun() -> None:
+        _last_words("drain_overrun", drain_timeout=drain, exit_code=EXIT_DRAIN_OVERRUN)
+        os._exit(EXIT_DRAIN_OVERRUN)
+
+    timer = threading.Timer(drain, overrun)
+    timer.daemon = True
+    timer.start()
+
+
+async def serve(settings: Settings, reuse_port: bool = False) -> None:
+    drain = settings.drain_timeout.total_seconds()
     app = build_app(settings)
-    # Our own signal handling: stop accepting, let in-flight requests finish, then drain (cleanup_ctx).
-    runner = Runner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None)
+    # Our own signal handling: stop claiming, stop accepting, let in-flight requests finish, then drain.
+    runner = Runner(app, handle_signals=False, shutdown_timeout=drain * REQUESTS_SHARE, access_log=None)
     await runner.setup()
     host, port = split_listen(settings.listen)
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)
@@ -37,14 +77,69 @@ async def serve(settings: Settings, shutdown_timeout: float = 20.0, reuse_port: 
         store=settings.store.split("?")[0].split("@")[-1],
         public_url=settings.public_url,
     )
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = asyncio.Event()
+    received: list[signal.Signals] = []
+
+    def first_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        stop.set()
+        for s in STOP_SIGNALS:
+            # From now on a plain handler: it runs even while the event loop is busy with the drain.
+            loop.remove_signal_handler(s)
+            signal.signal(s, _force_exit)
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, first_signal, sig)
     await stop.wait()
-    log.info("stopping", reason="signal")
-    await runner.cleanup()
+    deadline = loop.time() + drain
+    _watchdog(drain)
+    log.info("stopping", reason=received[0].name, drain_timeout=drain)
+    await shutdown(runner, app, deadline)
     log.info("stopped")
+
+
+async def shutdown(runner: web.AppRunner, app: web.Application, deadline: float) -> None:
+    """Every await here is bounded, and all of them together by ``deadline``."""
+    services = app[SERVICES]
+    services.drain_by(deadline)
+    try:
+        async with asyncio.timeout_at(deadline):
+            # First, no loop claims new work; then no new connection, requests in flight finish, and the
+            # services drain (cleanup_ctx: sends under way are recorded, queued commits land, the store closes).
+            await services.stop_claiming()
+            await runner.cleanup()
+    except TimeoutError:
+        log.error("drain_overrun", hint="the drain did not finish within drain_timeout")
+
+
+def run(settings: Settings, reuse_port: bool = False) -> NoReturn:
+    """Serve on a fresh event loop until drained, then end the process at once. Not ``asyncio.run``, nor a
+    normal interpreter exit: both wait without bound for executor threads, and a send abandoned at the drain
+    deadline may still block in one (Apprise runs its synchronous plugins in threads of its own)."""
+    loop = _new_loop()
+    try:
+        loop.run_until_complete(serve(settings, reuse_port))
+        leftovers = asyncio.all_tasks(loop)
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            loop.run_until_complete(asyncio.wait(leftovers, timeout=1.0))
+    finally:
+        loop.close()  # does not wait for executor threads
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional on platforms without it
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
 
 
 def run_workers(settings: Settings, start: Callable[[], None]) -> int:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
@@ -26,6 +27,8 @@ from notifiers.sender import AppriseSender, make_asset
 
 log = structlog.get_logger("tocsin")
 NOTIFY_LEASE_MARGIN = timedelta(seconds=30)
+# Of the drain, what the store keeps for its last commits after sends under way had theirs (at most a quarter).
+CLOSE_RESERVE = 5.0
 
 
 @dataclass
@@ -44,15 +47,37 @@ class Services:
     postmortems: Postmortems
     retention: Retention
 
-    async def stop(self) -> None:
-        """SIGTERM drains: timers stop, sends under way are recorded, queued commits finish, then the store closes."""
-        await self.retention.stop()
-        await self.scheduler.stop()
+    _drain_deadline: float | None = field(default=None, init=False)
+
+    async def stop_claiming(self) -> None:
+        """The first step of a drain, taken as SIGTERM arrives: no loop claims new work (timers, outbox,
+        retention). Each is cancelled and given ``STOP_WITHIN`` to end; sends already under way go on."""
+        stops = [self.retention.stop(), self.scheduler.stop()]
         if self.dispatcher is not None:
-            # Long enough for a send under way to finish (Apprise's call is bounded by notify.timeout) and be
-            # recorded, so that a restart does not page again.
-            await self.dispatcher.stop(grace=self.settings.notify.timeout.total_seconds() + 5)
-        await self.store.close()
+            stops.append(self.dispatcher.stop_claiming())
+        await asyncio.gather(*stops)
+
+    def drain_by(self, deadline: float) -> None:
+        """``stop`` must be done by ``deadline`` (the event loop's clock): the server's drain bound."""
+        self._drain_deadline = deadline
+
+    async def stop(self) -> None:
+        """SIGTERM drains: loops stop, sends under way are recorded, queued commits finish, the store closes;
+        all of it by the drain deadline (``drain_timeout`` from now if the server set none)."""
+        loop = asyncio.get_running_loop()
+        deadline = self._drain_deadline or loop.time() + self.settings.drain_timeout.total_seconds()
+        # The store's last commits get the end of the drain, whatever the sends took.
+        reserve = min(CLOSE_RESERVE, self.settings.drain_timeout.total_seconds() / 4)
+        await self.stop_claiming()
+        if self.dispatcher is not None:
+            # Sends under way may finish and be recorded (so a restart does not page again) until the reserve.
+            await self.dispatcher.stop(grace=max(0.0, deadline - reserve - loop.time()))
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.store.close()
+        except TimeoutError:
+            # Queued commits whose callers got no answer: their senders retry. Nothing answered 2xx is in here.
+            log.error("store_not_closed", hint="commits still queued at the drain deadline were dropped")
 
 
 async def start_services(

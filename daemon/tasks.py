@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+import structlog
+
+log = structlog.get_logger("tocsin")
+# After its cancel, a loop has this long to end; one that does not is left behind, so that a shutdown never
+# waits on it without bound (the drain goes on, and exit ends it).
+STOP_WITHIN = 1.0
 
 
 class Background:
@@ -18,8 +24,12 @@ class Background:
         self._task = asyncio.create_task(self._loop(), name=self._name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_WITHIN)
+        if not done:
+            log.error("loop_not_stopped", loop=self._name, waited=STOP_WITHIN)
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("loop_failed", loop=self._name, exc_info=task.exception())

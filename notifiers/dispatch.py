@@ -190,6 +190,10 @@ class Dispatcher:
     def start(self) -> None:
         self._background.start()
 
+    async def stop_claiming(self) -> None:
+        """The first step of a drain: claim nothing more; sends under way go on."""
+        await self._background.stop()
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking new work; let sends under way finish and be recorded (bounded by ``grace``)."""
         await self._background.stop()
@@ -199,4 +203,5 @@ class Dispatcher:
             # Past the grace: what is still unrecorded is sent again after the restart (DESIGN's one exception).
             task.cancel()
         if self._sends:
-            await asyncio.wait(list(self._sends))
+            # Bounded too: a send that does not end on cancel must not hold the shutdown.
+            await asyncio.wait(list(self._sends), timeout=1.0)

@@ -30,6 +30,8 @@ class HttpSink:
     port: int = 0
     received: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     modes: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # every answer waits this long first: a slow channel
+    started: int = 0  # requests that arrived, answered or not
     _runner: web.AppRunner | None = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -52,7 +54,10 @@ class HttpSink:
                 await self._arrived.wait()
 
     async def _handle(self, request: web.Request) -> web.Response:
+        self.started += 1
         mode = self.modes.get(request.path, "ok")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if mode == "hang":
             await self._release.wait()
             return web.Response(status=504)

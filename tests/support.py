@@ -18,6 +18,7 @@ from daemon.config.settings import Settings
 from daemon.http.app import build_app
 from daemon.http.keys import SERVICES
 from daemon.services import Services
+from daemon.store.base import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -133,10 +134,14 @@ class Tocsin:
 
 
 async def start_tocsin(
-    settings: Settings, clock: ManualClock, registry: CollectorRegistry | None = None, background: bool = False
+    settings: Settings,
+    clock: ManualClock,
+    registry: CollectorRegistry | None = None,
+    background: bool = False,
+    store: Store | None = None,
 ) -> Tocsin:
     registry = registry or CollectorRegistry()
-    app = build_app(settings, clock=clock, registry=registry, background=background)
+    app = build_app(settings, clock=clock, registry=registry, store=store, background=background)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     return Tocsin(settings, clock, client, registry)

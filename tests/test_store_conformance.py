@@ -112,9 +112,17 @@ async def test_a_decision_that_raises_stores_nothing(store: Store) -> None:
     def boom(s: Slice) -> Decision:
         raise RuntimeError("bug in the engine")
 
+    committed: list[Decision] = []
     with pytest.raises(RuntimeError):
-        await store.decide(Needs(fingerprints=frozenset({"x"})), boom)
+        await store.decide(Needs(fingerprints=frozenset({"x"})), boom, committed.append)
     assert (await store.list_alerts(None, 10, None)).items == []
+    assert committed == []
+
+
+async def test_a_stored_decision_reports_its_commit_once(store: Store) -> None:
+    committed: list[Decision] = []
+    decided = await store.decide(Needs(), lambda s: Decision(), committed.append)
+    assert committed == [decided]
 
 
 async def test_slice_has_one_object_per_alert(store: Store, pipeline_for: Callable[[Store], Pipeline]) -> None:

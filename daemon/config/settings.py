@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     retention: Duration = timedelta(days=90)
     # How long a replica holds a due timer it claimed; a replica that dies holding one frees it after this.
     timer_lease: Duration = timedelta(seconds=30)
+    # SIGTERM to exit, all of it (requests in flight, sends under way, the store's last commits): keep it under
+    # the supervisor's own grace (Kubernetes' terminationGracePeriodSeconds, 30 s by default).
+    drain_timeout: Duration = Field(default=timedelta(seconds=20), gt=timedelta(0))
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

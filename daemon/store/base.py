@@ -7,16 +7,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
+import structlog
+
 from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
 from daemon.engine.state import Decision, Needs, Slice
 from daemon.store.overrides import NewOverride, StoredOverride
 from rules.silences import Silence
 
 T = TypeVar("T")
+log = structlog.get_logger("tocsin.store")
+
+
+# A caller waits this long for its decision's commit before answering 503 (both stores).
+WRITE_TIMEOUT = 10.0
+# Decisions a process lets wait for the store at once; one more is answered 503 at once, nothing stored. Deeper
+# than a write timeout's worth of commits would only queue work whose callers have given up.
+MAX_PENDING_DECISIONS = 2048
 
 
 class StoreUnavailable(Exception):
     """The store cannot be reached or cannot commit; ingest answers 503 and the sender retries."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Too many decisions already wait for the store: refused before anything was queued (a 503 like the rest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +63,18 @@ class Delivery:
 
 
 Decide = Callable[[Slice], Decision]
+# Called once for each decision that is stored, when it is stored, whether or not its caller still waits.
+Committed = Callable[[Decision], None]
+
+
+def report_commit(committed: Committed | None, decision: Decision) -> None:
+    """Tell ``committed``; its failure is logged, never mistaken for the commit's (which stands)."""
+    if committed is None:
+        return
+    try:
+        committed(decision)
+    except Exception:
+        log.exception("commit_effects_failed", incident=decision.incident_id)
 
 
 class Store(Protocol):
@@ -62,11 +88,15 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
 
-    async def decide(self, needs: Needs, decide: Decide) -> Decision:
+    async def decide(self, needs: Needs, decide: Decide, committed: Committed | None = None) -> Decision:
         """Load what ``needs`` names, call ``decide`` on it and commit its Decision atomically.
 
-        Returns only after the commit; raises StoreUnavailable when nothing could be committed, or
-        whatever ``decide`` raised (nothing of that decision is stored).
+        Returns only after the commit. Raises StoreBusy at once when ``MAX_PENDING_DECISIONS`` wait already
+        (nothing queued), whatever ``decide`` raised (nothing of that decision is stored), or StoreUnavailable when
+        the commit failed or did not finish within the write timeout. A decision still waiting for its turn then
+        is withdrawn and never stored; one whose commit had begun may still land (a command sent cannot be
+        recalled). Either way ``committed`` is called exactly once if, and only if, the decision is stored, so its
+        effects (metrics, wake-ups) follow the store, not the caller.
         """
 
     async def alert_versions(self, fingerprints: list[str]) -> dict[str, int]:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import functools
 import random
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
+import structlog
 from redis import asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
@@ -31,13 +31,26 @@ from daemon.domain import Alert, AlertStatus, Incident, Notification, TimelineEn
 from daemon.engine import loading
 from daemon.engine.state import Decision, Needs, Slice, format_incident_id
 from daemon.store import codec, cursor
-from daemon.store.base import Decide, Delivery, IncidentFilter, IncidentView, Page, StoreUnavailable
+from daemon.store.base import (
+    MAX_PENDING_DECISIONS,
+    WRITE_TIMEOUT,
+    Committed,
+    Decide,
+    Delivery,
+    IncidentFilter,
+    IncidentView,
+    Page,
+    StoreBusy,
+    StoreUnavailable,
+    report_commit,
+)
 from daemon.store.redis_keys import Keys
 from daemon.store.redis_overrides import RedisOverrides
 from daemon.store.redis_scripts import (
     CLAIM_NOTIFICATIONS,
     CLAIM_TIMERS,
     COMMIT,
+    FENCE,
     HOLD_NOTIFICATION,
     LOCK,
     PURGE_ALERT,
@@ -50,7 +63,9 @@ from daemon.store.redis_silences import RedisSilences
 from daemon.timefmt import iso
 
 T = TypeVar("T")
-DECIDE_WITHIN = 10.0  # seconds a decision keeps retrying conflicts before giving up with a 503
+log = structlog.get_logger("tocsin.store")
+# How long redis remembers that a decision committed (or may no longer): far longer than a reply can be late.
+SETTLE_MS = 3_600_000
 LOCK_AFTER = 3  # conflicts on one incident before a decision locks it
 LOCK_FOR = timedelta(seconds=5)
 BIG_SLICE = 500  # alerts in a slice above which the engine runs in a thread
@@ -142,8 +157,14 @@ def parse_redis_url(url: str) -> tuple[str, RedisOptions, dict[str, Any]]:
 
 
 class RedisStore(RedisOverrides, RedisSilences):
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, write_timeout: float = WRITE_TIMEOUT, max_pending: int = MAX_PENDING_DECISIONS
+    ) -> None:
         self.url, self.options, self._sentinel = parse_redis_url(url)
+        self.write_timeout = write_timeout
+        self.max_pending = max_pending
+        self._deciding: set[asyncio.Task[Decision]] = set()
+        self._settling: set[asyncio.Task[None]] = set()
         self.keys = Keys(self.options.prefix)
         self.shared = True  # every replica writes it
         # Typed loosely: redis-py's own annotations do not tell bytes answers from str ones.
@@ -173,6 +194,7 @@ class RedisStore(RedisOverrides, RedisSilences):
             self._redis = aioredis.Redis.from_url(self.url, **common)
         r = self._redis
         self._commit = r.register_script(COMMIT)
+        self._fence = r.register_script(FENCE)
         self._claim_timers = r.register_script(CLAIM_TIMERS)
         self._claim_notes = r.register_script(CLAIM_NOTIFICATIONS)
         self._record = r.register_script(RECORD_DELIVERY)
@@ -184,6 +206,13 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._versions = r.register_script(VERSIONS)
 
     async def close(self) -> None:
+        # Decisions still under way end with the store (their callers were answered or are gone); one left
+        # unsettled leaves its effects uncounted, never doubled.
+        pending = [*self._deciding, *self._settling]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -205,18 +234,47 @@ class RedisStore(RedisOverrides, RedisSilences):
 
     # -- decisions ----------------------------------------------------------------------------------
 
-    async def decide(self, needs: Needs, decide: Decide) -> Decision:
+    async def decide(self, needs: Needs, decide: Decide, committed: Committed | None = None) -> Decision:
+        if len(self._deciding) >= self.max_pending:
+            raise StoreBusy(f"{len(self._deciding)} decisions already wait for redis")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.write_timeout
+        # Its own task: a commit under way when the caller gives up still gets its reply, and its effects.
+        task = loop.create_task(self._decide_in_turn(needs, decide, committed, deadline), name="redis-decide")
+        self._deciding.add(task)
+        task.add_done_callback(self._decided)
+        timeout = asyncio.timeout_at(deadline)
+        try:
+            async with timeout:
+                return await asyncio.shield(task)
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+            raise StoreUnavailable(f"no commit within {self.write_timeout:g}s") from None
+
+    def _decided(self, task: asyncio.Task[Decision]) -> None:
+        self._deciding.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved here: a caller that gave up no longer reads it
+
+    async def _decide_in_turn(
+        self, needs: Needs, decide: Decide, committed: Committed | None, deadline: float
+    ) -> Decision:
         # Decisions of this replica on the same keys take turns (striped locks, taken in order): optimistic
         # conflicts are then left to decisions racing on other replicas, instead of a storm racing itself.
         keys = {*needs.keys, *(key for _, key in needs.firing), *needs.incident_ids}
         stripes = sorted({hash(k) % STRIPES for k in keys})
         async with contextlib.AsyncExitStack() as held:
-            for stripe in stripes:
-                await held.enter_async_context(self._stripes[stripe])
-            return await self._decide(needs, decide)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    for stripe in stripes:
+                        await held.enter_async_context(self._stripes[stripe])
+            except TimeoutError:
+                raise StoreUnavailable(f"no turn within {self.write_timeout:g}s") from None
+            return await self._decide(needs, decide, committed, deadline)
 
-    async def _decide(self, needs: Needs, decide: Decide) -> Decision:
-        deadline = time.monotonic() + DECIDE_WITHIN
+    async def _decide(self, needs: Needs, decide: Decide, committed: Committed | None, deadline: float) -> Decision:
+        loop = asyncio.get_running_loop()
         token = uuid.uuid4().hex
         locked: list[str] = []
         conflicts = 0
@@ -236,19 +294,31 @@ class RedisStore(RedisOverrides, RedisSilences):
                 except BaseException:
                     ids.give_back()
                     raise
+                if loop.time() > deadline:
+                    # The caller has been answered 503: what it asked is not sent once that answer is out.
+                    ids.give_back()
+                    raise StoreUnavailable(f"no commit within {self.write_timeout:g}s")
                 created = [i for i in decision.incidents if i not in read.incidents]
                 payload = self._payload(decision, read, created, token, locked)
-                # An exception here leaves the outcome unknown (the ids may be used): the caller answers 503.
-                result = await self._call(functools.partial(self._commit, args=[self.keys.base, payload]))
+                try:
+                    result = await self._call(functools.partial(self._commit, args=[self.keys.base, payload]))
+                except StoreUnavailable:
+                    # The outcome is unknown (the reply was lost, or the script waits in a paused server): settle
+                    # it in the background, so that it counts if it landed. The ids may be used: not given back.
+                    self._settle_later(token, decision, committed)
+                    raise
                 if result[0] == b"ok":
                     locked.clear()  # released by the commit
+                    report_commit(committed, decision)
                     return decision
+                if result[0] == b"fenced":
+                    raise StoreUnavailable("the decision was settled as not stored")
                 reason = result[1].decode()
                 if reason.startswith("incident exists"):
                     ids.taken.clear()  # never hand out an id that is taken (say, a sequence reset by hand)
                 ids.give_back()
                 conflicts += 1
-                if time.monotonic() > deadline:
+                if loop.time() > deadline:
                     raise StoreUnavailable(f"gave up after {conflicts} conflicting attempts ({reason})")
                 if conflicts >= LOCK_AFTER and reason.startswith("incident "):
                     # This decision keeps losing the race for one incident (a big incident's alerts keep joining
@@ -264,6 +334,25 @@ class RedisStore(RedisOverrides, RedisSilences):
             if locked:
                 with contextlib.suppress(StoreUnavailable):
                     await self._call(functools.partial(self._unlock, args=[self.keys.base, token, *locked]))
+
+    def _settle_later(self, token: str, decision: Decision, committed: Committed | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._settle(token, decision, committed), name="redis-settle")
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, token: str, decision: Decision, committed: Committed | None) -> None:
+        """Ask until redis answers whether the commit ran; from that answer on it can no longer run."""
+        delay = 0.05
+        while True:
+            try:
+                landed = await self._call(functools.partial(self._fence, args=[self.keys.base, token, SETTLE_MS]))
+                break
+            except StoreUnavailable:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        log.info("decision_settled", stored=bool(landed), incident=decision.incident_id)
+        if landed:
+            report_commit(committed, decision)
 
     async def _reserve(self, year: int, count: int) -> None:
         last = int(await self._call(lambda: self.r.incrby(self.keys.incident_seq(year), count)))
@@ -421,6 +510,7 @@ class RedisStore(RedisOverrides, RedisSilences):
             "webhooks": sorted(d.webhooks),
             "nkey_ttl": int(NOTIFICATION_KEY_TTL.total_seconds()),
             "webhook_ttl": int(WEBHOOK_TTL.total_seconds()),
+            "settle_ms": SETTLE_MS,
         }
         return orjson.dumps(payload)
 

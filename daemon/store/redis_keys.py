@@ -49,6 +49,13 @@ class Keys:
     def inotes(self, incident_id: str) -> str:
         return self("inotes", incident_id)
 
+    # decided:<token> -> 1 once that decision committed; fenced:<token> -> 1 once it may no longer (short TTL)
+    def decided(self, token: str) -> str:
+        return self("decided", token)
+
+    def fenced(self, token: str) -> str:
+        return self("fenced", token)
+
     # lock:<incident id> -> token of a decision that lost too many races for the incident (short TTL)
     def lock(self, incident_id: str) -> str:
         return self("lock", incident_id)

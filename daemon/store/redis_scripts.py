@@ -15,6 +15,10 @@ COMMIT = (
     _PRELUDE
     + """
 local p = cjson.decode(ARGV[2])
+-- A commit sent again (redis-py retrying after a lost reply) that already ran answers as it did; one whose
+-- caller settled it as never stored (FENCE) stays unstored, so each decision lands once or not at all.
+if redis.call('EXISTS', k('decided', p.token)) == 1 then return {'ok'} end
+if redis.call('EXISTS', k('fenced', p.token)) == 1 then return {'fenced'} end
 -- An incident locked by a decision that lost too many races for it is left to that decision for a moment.
 local function held(id)
   local holder = redis.call('GET', k('lock', id))
@@ -106,7 +110,19 @@ for _, id in ipairs(p.webhooks) do redis.call('SET', k('webhook', id), '1', 'EX'
 for _, id in ipairs(p.locks) do
   if redis.call('GET', k('lock', id)) == p.token then redis.call('DEL', k('lock', id)) end
 end
+redis.call('SET', k('decided', p.token), '1', 'PX', p.settle_ms)
 return {'ok'}
+"""
+)
+
+# ARGV[2] a decision's token, ARGV[3] how long to remember it (ms). Settles a commit whose reply was lost: 1 if it
+# ran; else 0, and it never will (a copy still in flight, say in a paused server's buffer, is refused).
+FENCE = (
+    _PRELUDE
+    + """
+if redis.call('EXISTS', k('decided', ARGV[2])) == 1 then return 1 end
+redis.call('SET', k('fenced', ARGV[2]), '1', 'PX', tonumber(ARGV[3]))
+return 0
 """
 )
 

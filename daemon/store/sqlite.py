@@ -2,38 +2,57 @@
 
 Decisions queue up while a commit is in flight and go into the next transaction together (each in
 its own SAVEPOINT, so one failing decision does not take the others with it); no caller is answered
-before the COMMIT that holds its decision. All SQLite calls run in threads: the event loop never waits
-on the disk.
+before the COMMIT that holds its decision. A caller waits ``write_timeout`` at most: a decision not yet begun
+by then is withdrawn (never stored); one begun lands or not with its transaction, and its effects follow it.
+At most ``max_pending`` writes wait: a decision beyond them is refused at once. All SQLite calls run in
+threads: the event loop never waits on the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
+import functools
 import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+
+import structlog
 
 from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
 from daemon.engine import loading
 from daemon.engine.state import Decision, Needs, format_incident_id
 from daemon.store import codec, cursor
-from daemon.store.base import Decide, Delivery, IncidentFilter, IncidentView, Page, StoreUnavailable
+from daemon.store.base import (
+    MAX_PENDING_DECISIONS,
+    WRITE_TIMEOUT,
+    Committed,
+    Decide,
+    Delivery,
+    IncidentFilter,
+    IncidentView,
+    Page,
+    StoreBusy,
+    StoreUnavailable,
+    report_commit,
+)
 from daemon.store.schema import migrate
 from daemon.store.sqlite_overrides import SqliteOverrides
 from daemon.store.sqlite_silences import SqliteSilences
 from daemon.timefmt import iso
 
 T = TypeVar("T")
+log = structlog.get_logger("tocsin.store")
 _CHUNK = 500  # ids per IN (...) clause
 _MAX_BATCH = 256  # decisions per group commit
-WRITE_TIMEOUT = 10.0  # seconds a caller waits for its commit before answering 503
 PURGE_BATCH = 500  # incidents or alerts forgotten per transaction
 PROBE_BYTES = 256 * 1024  # what readiness writes (and removes) after a failed commit
 # PagerDuty retries a webhook for hours at most; a week of remembered ids is plenty.
@@ -77,9 +96,35 @@ class _Ids:
         return format_incident_id(year, value)
 
 
+class _State(enum.Enum):
+    QUEUED = "queued"
+    APPLIED = "applied"  # the writer ran it inside the transaction: it lands if that commits
+    WITHDRAWN = "withdrawn"  # its caller gave up first: the writer skips it
+
+
+@dataclass(eq=False)
+class _Job:
+    work: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    committed: Callable[[Any], None] | None
+    state: _State = _State.QUEUED
+
+
+_WITHDRAWN = StoreUnavailable("withdrawn: its caller had given up")
+
+
 class SqliteStore(SqliteOverrides, SqliteSilences):
-    def __init__(self, url: str, readers: int = 2, shared: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        readers: int = 2,
+        shared: bool = False,
+        write_timeout: float = WRITE_TIMEOUT,
+        max_pending: int = MAX_PENDING_DECISIONS,
+    ) -> None:
         self.shared = shared
+        self.write_timeout = write_timeout
+        self.max_pending = max_pending
         self.path, options = parse_sqlite_url(url)
         self.synchronous = options.get("synchronous", "NORMAL").upper()
         if self.synchronous not in ("NORMAL", "FULL", "EXTRA"):
@@ -90,7 +135,9 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self._wconn: sqlite3.Connection | None = None
         self._local = threading.local()
         self._rconns: list[sqlite3.Connection] = []
-        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._queue: list[_Job] = []
+        # Between the caller giving up (loop thread) and the writer beginning a job (writer thread).
+        self._turn = threading.Lock()
         self._wake = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
         self._closing = False
@@ -145,19 +192,41 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
 
     # -- the writer ---------------------------------------------------------------------------------
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, work: Callable[[sqlite3.Connection], T], committed: Callable[[T], None] | None = None) -> T:
         if self._closing:
             raise StoreUnavailable("the store is closing")
         if self._drainer is None or self._drainer.done():
             raise StoreUnavailable("the store's writer is not running")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
+        job = _Job(work, asyncio.get_running_loop().create_future(), committed)
+        self._queue.append(job)
         self._wake.set()
+        deadline = asyncio.timeout(self.write_timeout)
         try:
             # A caller that goes away must not cancel a commit the others wait for; a stalled disk is a 503.
-            return await asyncio.wait_for(asyncio.shield(future), WRITE_TIMEOUT)
+            async with deadline:
+                result: T = await asyncio.shield(job.future)
+                return result
         except TimeoutError:
-            raise StoreUnavailable(f"no commit within {WRITE_TIMEOUT:.0f}s") from None
+            if not deadline.expired():
+                raise
+            self._give_up(job)
+            raise StoreUnavailable(f"no commit within {self.write_timeout:g}s") from None
+        except asyncio.CancelledError:
+            self._give_up(job)
+            raise
+
+    def _give_up(self, job: _Job) -> None:
+        """The caller stops waiting: withdraw the job if the writer has not begun it, else leave it to land."""
+        with self._turn:
+            withdrawn = job.state is _State.QUEUED
+            if withdrawn:
+                job.state = _State.WITHDRAWN
+        if withdrawn:
+            with contextlib.suppress(ValueError):
+                self._queue.remove(job)
+            job.future.cancel()
+        else:
+            log.warning("commit_in_doubt", hint="answered 503 while its commit was under way; counted if it lands")
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -168,7 +237,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
                 batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
                 assert self._writer is not None
                 try:
-                    outcomes = await loop.run_in_executor(self._writer, self._commit, [work for work, _ in batch])
+                    outcomes = await loop.run_in_executor(self._writer, self._commit, batch)
                 except BaseException as exc:
                     # Whatever happens, every caller gets an answer and the writer lives on.
                     failure = StoreUnavailable(f"the writer failed: {exc}")
@@ -181,41 +250,47 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
                 return
 
     @staticmethod
-    def _settle(
-        batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]], outcomes: list[Any]
-    ) -> None:
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():
+    def _settle(batch: list[_Job], outcomes: list[Any]) -> None:
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if job.state is _State.APPLIED and not isinstance(outcome, BaseException) and job.committed is not None:
+                job.committed(outcome)
+            if job.future.done():
                 continue
             if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
+                job.future.set_exception(outcome)
             else:
-                future.set_result(outcome)
+                job.future.set_result(outcome)
 
-    def _commit(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+    def _commit(self, batch: list[_Job]) -> list[Any]:
         """One transaction for the batch, a savepoint per decision; never raises (the drainer must live)."""
         conn = self._wconn
         if conn is None:
-            return [StoreUnavailable("the store is closed")] * len(works)
+            return [StoreUnavailable("the store is closed")] * len(batch)
         try:
-            outcomes = self._transaction(conn, works)
+            outcomes = self._transaction(conn, batch)
         except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             self.healthy = False
-            return [StoreUnavailable(f"cannot commit: {exc}")] * len(works)
-        self.healthy = not any(isinstance(o, StoreUnavailable) for o in outcomes)
+            return [StoreUnavailable(f"cannot commit: {exc}")] * len(batch)
+        self.healthy = not any(isinstance(o, StoreUnavailable) and o is not _WITHDRAWN for o in outcomes)
         return outcomes
 
-    @staticmethod
-    def _transaction(conn: sqlite3.Connection, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+    def _transaction(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[Any]:
         conn.execute("BEGIN IMMEDIATE")
         outcomes: list[Any] = []
-        for work in works:
+        for job in batch:
+            # Checked once the write lock is ours: a job whose caller gave up meanwhile is never applied.
+            with self._turn:
+                if job.state is _State.QUEUED:
+                    job.state = _State.APPLIED
+            if job.state is not _State.APPLIED:
+                outcomes.append(_WITHDRAWN)
+                continue
             conn.execute("SAVEPOINT decision")
             try:
-                outcomes.append(work(conn))
+                outcomes.append(job.work(conn))
             except sqlite3.Error as exc:
                 if not conn.in_transaction:
                     raise  # SQLite rolled the whole transaction back itself (disk full, I/O error): all fail
@@ -230,13 +305,16 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
 
     # -- decisions ----------------------------------------------------------------------------------
 
-    async def decide(self, needs: Needs, decide: Decide) -> Decision:
+    async def decide(self, needs: Needs, decide: Decide, committed: Committed | None = None) -> Decision:
+        if len(self._queue) >= self.max_pending:
+            raise StoreBusy(f"{len(self._queue)} writes already wait for the disk")
+
         def work(conn: sqlite3.Connection) -> Decision:
             decision = decide(self._load(conn, needs))
             self._store(conn, decision)
             return decision
 
-        return await self._write(work)
+        return await self._write(work, functools.partial(report_commit, committed))
 
     def _load(self, conn: sqlite3.Connection, needs: Needs) -> Any:
         steps = loading.plan(needs, _Ids(conn))
