@@ -21,7 +21,7 @@ from daemon.engine.events import (
     TimerFired,
     Transition,
 )
-from daemon.engine.state import Decision, IllegalTransition, Needs, NotFound, Slice
+from daemon.engine.state import Decision, IllegalTransition, LinkOutdated, Needs, NotFound, Slice, link_outdated
 
 PHASES = ("investigating", "identified", "monitoring", "resolved")
 # DESIGN §7's templates for a status update posted without a message.
@@ -120,6 +120,9 @@ class Engine:
 
     def _transition(self, ctx: Ctx, event: Transition) -> None:
         incident = self._incident(ctx, event.incident_id)
+        if event.link_episode is not None and link_outdated(incident, event.link_episode):
+            # Checked inside the decision: a reopen between reading the page and pressing the button counts.
+            raise LinkOutdated(incident.id)
         match event.action:
             case Action.ACKNOWLEDGE:
                 lifecycle.acknowledge(ctx, incident, event.actor, event.note)

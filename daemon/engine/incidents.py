@@ -90,6 +90,7 @@ def reopen(ctx: Ctx, incident: Incident, actor: str, why: str) -> None:
     incident.resolved_at = None
     incident.resolved_by = None
     incident.episode += 1
+    incident.opened_episode = incident.episode
     incident.firing_since = ctx.now
     # The status-update cadence counts afresh from the reopen, as if comms had just been reminded.
     incident.last_reminded_at = ctx.now
