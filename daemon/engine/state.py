@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from daemon.domain import Alert, Incident, Kind, Notification, NotifyReason, TimelineEntry, Timer
+from daemon.domain import Alert, Incident, Kind, Notification, NotifyReason, State, TimelineEntry, Timer
 from rules.severity import Severity
 
 
@@ -149,6 +149,8 @@ class Decision:
     # The intents rendered into outbox entries by the shell, inside the same commit.
     notifications: list[Notification] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    # Every change of state, in order: (incident id, from, to); each is a cell of the transition table.
+    transitions: list[tuple[str, State, State]] = field(default_factory=list)
     # Correlation key -> the incident that now holds it (declared, or reopened).
     pointers: dict[str, str] = field(default_factory=dict)
     # Webhook deliveries processed by this decision (recorded so a redelivery changes nothing).
