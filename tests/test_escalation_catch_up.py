@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.sinks import HttpSink
-from tests.support import SEV1, Tocsin
+from tests.support import SEV1, Tocsin, am_alert, am_webhook
 
 pytestmark = pytest.mark.both_stores
 
@@ -82,3 +82,15 @@ async def test_down_past_every_level_pages_the_last_one_once(paging: Tocsin, htt
     assert pages(http_sink) == (1, 0, 1)
     incident = await paging.incident("INC-2026-0001")
     assert len(escalated(incident)) == 2
+
+
+async def test_a_level_with_nobody_to_page_is_not_an_escalation(paging: Tocsin, http_sink: HttpSink) -> None:
+    # page-platform: levels 0 and 1 name only on-call rotations (nobody on call until schedules are acted on);
+    # level 2 pages the manager.
+    await paging.post_alertmanager(am_webhook(am_alert(service="api", team="platform")))
+    await paging.tick()
+    await paging.tick(5 * 60)
+    assert (escalations(paging, 0), escalations(paging, 1)) == (None, None)
+    await paging.tick(10 * 60)
+    assert http_sink.count(MANAGER) == 1
+    assert escalations(paging, 2) == 1
