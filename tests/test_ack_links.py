@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from daemon import links
 from tests.sinks import HttpSink
 from tests.support import SEV1, Tocsin
 
@@ -120,3 +122,18 @@ async def test_link_from_before_a_severity_change_still_acknowledges(paging: Toc
     response = await paging.client.post(link, data={"name": "carol"})
     assert response.status == 200
     assert (await paging.incident("INC-2026-0001"))["acknowledged_by"] == "carol"
+
+
+def test_links_carry_their_episode_and_older_links_count_as_the_first() -> None:
+    secret, now = b"0123456789abcdef", datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
+    expires = now + timedelta(hours=24)
+    claim = links.verify(secret, links.sign(secret, "INC-2026-0001", expires, 3), now)
+    assert (claim.incident_id, claim.expires_at, claim.episode) == ("INC-2026-0001", expires, 3)
+    # A link sent before links carried an episode (id|expiry): taken as episode 1, so a reopen makes it Gone.
+    payload = links._b64(f"INC-2026-0001|{int(expires.timestamp())}".encode())
+    assert links.verify(secret, f"{payload}.{links._mac(secret, payload)}", now).episode == 1
+    # The episode is signed: changing it breaks the signature.
+    token = links.sign(secret, "INC-2026-0001", expires, 1)
+    forged = links._b64(f"INC-2026-0001|{int(expires.timestamp())}|2".encode()) + "." + token.split(".")[1]
+    with pytest.raises(links.BadLink):
+        links.verify(secret, forged, now)
