@@ -31,7 +31,7 @@ ESCALATED = re.compile(r"level (\d+) \(round (\d+)\) of ([\w-]+): ")
 SERVICES = {"checkout": {}, "search": {}, "db": {"team": "platform"}}
 
 PROPERTIES = settings(
-    max_examples=400,
+    max_examples=1500,
     deadline=None,
     derandomize=True,  # the same examples on every run: CI is deterministic
     database=None,
