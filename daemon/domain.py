@@ -128,6 +128,9 @@ class Incident:
     raises: list[str] = field(default_factory=list)
     # Grows at each reopen and policy change; part of every notification's idempotency key.
     episode: int = 1
+    # The episode the current open stretch began with (1 at declaration, the new one at each reopen): an
+    # acknowledge link signed in an earlier episode belongs to an earlier stretch and acknowledges nothing now.
+    opened_episode: int = 1
     policy: str | None = None
     ladder: Ladder | None = None
     paged: list[str] = field(default_factory=list)

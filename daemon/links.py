@@ -1,4 +1,5 @@
-"""Signed acknowledge links: ``/ack/<token>`` carries the incident id and an expiry, HMAC-signed."""
+"""Signed acknowledge links: ``/ack/<token>`` carries the incident id, an expiry and the incident's episode when
+it was signed, HMAC-signed. The episode binds a link to one open stretch: after a resolve and reopen it is Gone."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class ExpiredLink(Exception):
 class AckClaim:
     incident_id: str
     expires_at: datetime
+    episode: int
 
 
 def _b64(raw: bytes) -> str:
@@ -39,8 +41,8 @@ def _mac(secret: bytes, payload: str) -> str:
     return _b64(hmac.new(secret, b"tocsin-ack:" + payload.encode(), hashlib.sha256).digest()[:20])
 
 
-def sign(secret: bytes, incident_id: str, expires_at: datetime) -> str:
-    payload = _b64(f"{incident_id}|{int(expires_at.timestamp())}".encode())
+def sign(secret: bytes, incident_id: str, expires_at: datetime, episode: int) -> str:
+    payload = _b64(f"{incident_id}|{int(expires_at.timestamp())}|{episode}".encode())
     return f"{payload}.{_mac(secret, payload)}"
 
 
@@ -49,10 +51,12 @@ def verify(secret: bytes, token: str, now: datetime) -> AckClaim:
     if not dot or not token.isascii() or not hmac.compare_digest(_mac(secret, payload), mac):
         raise BadLink("bad signature")
     try:
-        incident_id, expiry = _unb64(payload).decode().split("|")
+        incident_id, expiry, *rest = _unb64(payload).decode().split("|")
         expires_at = datetime.fromtimestamp(int(expiry), UTC)
+        # Links signed before they carried an episode are taken as the incident's first.
+        [episode] = [int(part) for part in rest] or [1]
     except (ValueError, UnicodeDecodeError):
         raise BadLink("malformed token") from None
     if now >= expires_at:
         raise ExpiredLink(incident_id)
-    return AckClaim(incident_id, expires_at)
+    return AckClaim(incident_id, expires_at, episode)

@@ -10,7 +10,7 @@ import jinja2
 import structlog
 
 from daemon.domain import Alert, AlertStatus, Incident, Notification, NotifyReason, Source, State
-from daemon.engine.state import NotifyIntent, Slice
+from daemon.engine.state import NotifyIntent, Slice, passed_while_down
 from daemon.links import sign
 from rules.severity import Severity
 
@@ -100,7 +100,7 @@ class Renderer:
         """Render every kind of message for a made-up incident: a template that fails shows now, not at 3 a.m."""
         now, incident, alert = sample()
         for reason in NotifyReason:
-            intent = NotifyIntent("check", incident.id, reason, ("check",), 0, 1, "a note")
+            intent = NotifyIntent("check", incident.id, reason, ("check",), 0, 1, "a note", ((1, 0),))
             ctx = self.context(intent, incident, [alert], now)
             for name, template in (("title.txt.j2", self._title), ("body.txt.j2", self._body)):
                 try:
@@ -111,8 +111,8 @@ class Renderer:
     def incident_url(self, incident_id: str) -> str:
         return f"{self.public_url}/api/v1/incidents/{incident_id}"
 
-    def ack_url(self, incident_id: str, now: datetime) -> str:
-        return f"{self.public_url}/ack/{sign(self._secret, incident_id, now + self._ttl)}"
+    def ack_url(self, incident: Incident, now: datetime) -> str:
+        return f"{self.public_url}/ack/{sign(self._secret, incident.id, now + self._ttl, incident.episode)}"
 
     def context(self, intent: NotifyIntent, incident: Incident, alerts: list[Alert], now: datetime) -> dict[str, Any]:
         firing = [a for a in alerts if a.status is AlertStatus.FIRING]
@@ -144,7 +144,9 @@ class Renderer:
             ],
             "more": max(0, incident.firing_alerts - len(shown)),
             "incident_url": self.incident_url(incident.id),
-            "ack_url": self.ack_url(incident.id, now) if incident.state.value == "triggered" else "",
+            "ack_url": self.ack_url(incident, now) if incident.state.value == "triggered" else "",
+            # A catch-up page after downtime names the ladder steps that passed unpaged ("" otherwise).
+            "passed_while_down": passed_while_down(intent.skipped) if intent.skipped else "",
         }
 
     def render(self, intent: NotifyIntent, s: Slice, now: datetime) -> Notification:

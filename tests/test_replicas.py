@@ -26,7 +26,9 @@ LADDER = {
     "levels": [
         {"after": "0s", "notify": ["oncall-primary"]},
         {"after": "2s", "notify": ["oncall-secondary"]},
-        {"after": "4s", "notify": ["eng-manager"]},
+        # Well after level 1: a timer fired a little late must not find level 2 due too (that would be a catch-up
+        # after downtime, which pages level 2 only).
+        {"after": "6s", "notify": ["eng-manager"]},
     ],
     "repeat": 1,
 }
@@ -105,7 +107,16 @@ async def test_dead_replicas_timer_is_fired_by_the_other_once(
 ) -> None:
     prefix = f"k{uuid.uuid4().hex[:8]}"
     lease = 4.0
-    path = config(tmp_path, f"{redis_server.url}?prefix={prefix}", sink, timer_lease=f"{int(lease)}s")
+    # Level 2 far off: the level-1 timer fires late here on purpose (after A's lease), and must find only
+    # level 1 due, not catch up past it.
+    late_ladder = {**LADDER, "levels": [*LADDER["levels"][:2], {"after": "60s", "notify": ["eng-manager"]}]}
+    path = config(
+        tmp_path,
+        f"{redis_server.url}?prefix={prefix}",
+        sink,
+        timer_lease=f"{int(lease)}s",
+        policies={"page-hard": late_ladder},
+    )
     # A claims the level-1 timer and then hangs holding it (a failure drill), until it is killed.
     a = replicas(path, env={"TOCSIN_FAULT_TIMER_STALL": "60"})
     b = replicas(path)

@@ -21,7 +21,8 @@ from daemon.engine.events import (
     TimerFired,
     Transition,
 )
-from daemon.engine.state import Decision, IllegalTransition, Needs, NotFound, Slice
+from daemon.engine.state import Decision, LinkOutdated, Needs, NotFound, Slice, link_outdated
+from daemon.engine.transitions import Event as TableEvent
 
 PHASES = ("investigating", "identified", "monitoring", "resolved")
 # DESIGN §7's templates for a status update posted without a message.
@@ -120,6 +121,9 @@ class Engine:
 
     def _transition(self, ctx: Ctx, event: Transition) -> None:
         incident = self._incident(ctx, event.incident_id)
+        if event.link_episode is not None and link_outdated(incident, event.link_episode):
+            # Checked inside the decision: a reopen between reading the page and pressing the button counts.
+            raise LinkOutdated(incident.id)
         match event.action:
             case Action.ACKNOWLEDGE:
                 lifecycle.acknowledge(ctx, incident, event.actor, event.note)
@@ -130,8 +134,7 @@ class Engine:
             case Action.RESOLVE:
                 lifecycle.resolve(ctx, incident, event.actor, event.note)
             case Action.REOPEN:
-                if incident.state.is_open:
-                    raise IllegalTransition(incident.id, "reopen", incident.state.value)
+                lifecycle.consult(incident, TableEvent.REOPEN)  # 409 unless resolved
                 incidents.reopen(ctx, incident, event.actor, event.note)
                 ctx.flush_lines()
                 incidents.settle(ctx, incident)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from daemon.domain import Incident, Kind, Ladder, NotifyReason, State, Timer, TimerKind
 from daemon.engine.context import Ctx
-from daemon.engine.state import NotifyIntent, Observation
+from daemon.engine.state import NotifyIntent, Observation, passed_while_down
 from rules.durations import format_duration
 from rules.evaluate import select_route
 from rules.models import Policy
@@ -51,28 +51,71 @@ def _channels_of(ctx: Ctx, incident: Incident, targets: list[str]) -> list[str]:
     return channels
 
 
-def page(ctx: Ctx, incident: Incident, targets: list[str], level: int, round_: int) -> None:
-    """One step of a ladder; its idempotency key makes it go out once, whatever happens later."""
+def notification_key(
+    incident: Incident,
+    reason: NotifyReason,
+    *,
+    level: int | None = None,
+    round_: int | None = None,
+    seq: int | None = None,
+    person: str | None = None,
+    step: int | None = None,
+) -> str:
+    """DESIGN §6's idempotency key: (incident, episode, reason, level, round[, person, step]).
+
+    A ladder step is keyed by its round and level; any other notification by its sequence number. Person and
+    step are appended only for pages to a person, so every key written before they existed stays byte-identical
+    (stored outbox entries keep matching)."""
+    key = f"{incident.id}/e{incident.episode}/{reason.value}"
+    if level is not None and round_ is not None:
+        key += f"/r{round_}/l{level}"
+    if seq is not None:
+        key += f"/n{seq}"
+    if person is not None:
+        key += f"/p{person}" + (f"/s{step}" if step is not None else "")
+    return key
+
+
+def page(
+    ctx: Ctx,
+    incident: Incident,
+    targets: list[str],
+    level: int,
+    round_: int,
+    skipped: tuple[tuple[int, int], ...] = (),
+) -> None:
+    """One step of a ladder; its idempotency key makes it go out once, whatever happens later.
+
+    ``skipped`` are the (round, level) steps that fell due while tocsin was down and are counted as run: this
+    page says so instead of each of them paging now."""
     channels = _channels_of(ctx, incident, targets)
+    missed = f" ({passed_while_down(skipped)})" if skipped else ""
     if not channels:
-        ctx.log(incident, Kind.ESCALATED, f"level {level} (round {round_}) of {incident.policy}: nobody to page")
+        ctx.log(
+            incident, Kind.ESCALATED, f"level {level} (round {round_}) of {incident.policy}: nobody to page{missed}"
+        )
         return
     ctx.d.intents.append(
         NotifyIntent(
-            key=f"{incident.id}/e{incident.episode}/escalation/r{round_}/l{level}",
+            key=notification_key(incident, NotifyReason.ESCALATION, level=level, round_=round_),
             incident_id=incident.id,
             reason=NotifyReason.ESCALATION,
             channels=tuple(channels),
             level=level,
             round=round_,
+            skipped=skipped,
         )
     )
     for channel in channels:
         if channel not in incident.paged:
             incident.paged.append(channel)
+    # Counted here, where a level pages someone: a level with nobody to page, or skipped while tocsin was
+    # down, pages no one and is not an escalation.
     ctx.d.observations.append(Observation("escalation", incident.severity, incident.service, float(level)))
     ctx.log(
-        incident, Kind.ESCALATED, f"paged level {level} (round {round_}) of {incident.policy}: {', '.join(channels)}"
+        incident,
+        Kind.ESCALATED,
+        f"paged level {level} (round {round_}) of {incident.policy}: {', '.join(channels)}{missed}",
     )
 
 
@@ -96,7 +139,7 @@ def notify(ctx: Ctx, incident: Incident, reason: NotifyReason, channels: list[st
     ctx.d.touch_incident(incident)
     ctx.d.intents.append(
         NotifyIntent(
-            key=f"{incident.id}/e{incident.episode}/{reason.value}/n{incident.notify_seq}",
+            key=notification_key(incident, reason, seq=incident.notify_seq),
             incident_id=incident.id,
             reason=reason,
             channels=tuple(channels),
@@ -135,13 +178,20 @@ def start_ladder(ctx: Ctx, incident: Incident) -> None:
 
 
 def run_ladder(ctx: Ctx, incident: Incident) -> None:
-    """Page every level that is due, then set the timer for the next one (or end the ladder)."""
+    """Page the level due now, then set the timer for the next one (or end the ladder).
+
+    Catch-up after downtime (DESIGN §6): when several levels fell due since the timer was set (tocsin was down
+    past them), only the latest due pages; the earlier ones count as run and its page names them. Levels due
+    in the same instant (equal ``after``, or level 0 at declaration) are not downtime and all page."""
     ctx.d.touch_incident(incident)
+    due_now: list[tuple[int, int, list[str]]] = []  # (round, level, targets) due at ``latest``
+    skipped: list[tuple[int, int]] = []
+    latest: datetime | None = None
     while (ladder := incident.ladder) is not None:
         policy = _policy(ctx, ladder.policy)
         if policy is None or ladder.level >= len(policy.levels):
             stop_ladder(ctx, incident)  # the policy went away in a reload
-            return
+            break
         level = policy.levels[ladder.level]
         due = ladder.round_started_at + level.after
         if due > ctx.now:
@@ -154,8 +204,12 @@ def run_ladder(ctx: Ctx, incident: Incident) -> None:
                     {"episode": incident.episode, "round": ladder.round, "level": ladder.level},
                 )
             )
-            return
-        page(ctx, incident, level.notify, ladder.level, ladder.round)
+            break
+        if latest is not None and due > latest:
+            skipped.extend((r, lv) for r, lv, _ in due_now)  # a later level fell due too: these passed
+            due_now.clear()
+        latest = due
+        due_now.append((ladder.round, ladder.level, level.notify))
         if ladder.level + 1 < len(policy.levels):
             ladder.level += 1
         elif ladder.round < policy.repeat:
@@ -163,6 +217,8 @@ def run_ladder(ctx: Ctx, incident: Incident) -> None:
             incident.ladder = Ladder(ladder.policy, ladder.round + 1, 0, next_start)
         else:
             stop_ladder(ctx, incident)
+    for round_, level_, targets in due_now:
+        page(ctx, incident, targets, level_, round_, tuple(skipped))
 
 
 def escalation_due(ctx: Ctx, incident: Incident, timer: Timer) -> None:

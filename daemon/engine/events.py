@@ -52,6 +52,9 @@ class Transition:
     action: Action
     actor: str
     note: str = ""
+    # The episode an acknowledge link was signed in: refused (LinkOutdated) once the incident resolved and
+    # reopened since, so that an old page's link cannot acknowledge a new problem.
+    link_episode: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from daemon.domain import Alert, AlertStatus, Incident, Kind, Source, State
-from daemon.engine import escalation, lifecycle
+from daemon.engine import escalation, lifecycle, transitions
 from daemon.engine.context import ACTOR, Ctx
 from daemon.engine.state import KeyInUse, Observation
+from daemon.engine.transitions import Event, Outcome
 from rules.durations import format_duration
 from rules.matchers import matches_all
 from rules.severity import Severity
@@ -76,20 +77,21 @@ def declare(ctx: Ctx, alert: Alert) -> Incident:
     return incident
 
 
-def reopen(ctx: Ctx, incident: Incident, actor: str, why: str) -> None:
+def reopen(ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event.REOPEN) -> None:
     """resolved → triggered: a new episode; firing alerts of its key join; the ladder restarts when settled.
 
     At most one incident of a key is open: reopening one while another of its key is open is refused."""
     holder = ctx.open_incident(incident.correlation_key)
     if holder is not None and holder is not incident:
         raise KeyInUse(incident.id, holder.id)
-    incident.state = State.TRIGGERED
+    lifecycle.move(ctx, incident, by, State.TRIGGERED)
     incident.acknowledged_at = None
     incident.acknowledged_by = None
     incident.mitigated_at = None
     incident.resolved_at = None
     incident.resolved_by = None
     incident.episode += 1
+    incident.opened_episode = incident.episode
     incident.firing_since = ctx.now
     # The status-update cadence counts afresh from the reopen, as if comms had just been reminded.
     incident.last_reminded_at = ctx.now
@@ -127,7 +129,7 @@ def place_firing(ctx: Ctx, alert: Alert, refire: bool) -> None:
         and latest.resolved_at is not None
         and ctx.now - latest.resolved_at <= ctx.settings.correlation.reopen_within
     ):
-        reopen(ctx, latest, ACTOR, f"{alert.name} fired within reopen_within of the resolution")
+        reopen(ctx, latest, ACTOR, f"{alert.name} fired within reopen_within of the resolution", Event.REFIRE)
         attach(ctx, latest, alert, Kind.ALERT_REFIRED, quiet=True)
         return
     declare(ctx, alert)
@@ -196,16 +198,17 @@ def settle(ctx: Ctx, incident: Incident) -> None:
     """After all alerts of a decision are placed: re-fire transitions, one severity change, ladders, resolution."""
     fresh = incident.id in ctx.fresh
     restart = False
-    if not fresh and incident.id in ctx.refired and incident.state is State.MITIGATED:
+    back = not fresh and incident.id in ctx.refired
+    if back and transitions.outcome(incident.state, Event.REFIRE) is Outcome.BACK_TO_FIRING:
         # A new firing stretch: verification ends, raises by duration count afresh.
         lifecycle.cancel_verification(ctx, incident)
         incident.firing_since = ctx.now
         escalation.schedule_raise_checks(ctx, incident)
         if incident.acknowledged_at is not None:
-            incident.state = State.ACKNOWLEDGED
+            lifecycle.move(ctx, incident, Event.REFIRE, State.ACKNOWLEDGED)
             ctx.log(incident, Kind.NOTE, "an alert fired again after mitigation: back to acknowledged")
         else:
-            incident.state = State.TRIGGERED
+            lifecycle.move(ctx, incident, Event.REFIRE, State.TRIGGERED)
             incident.episode += 1
             restart = True
             ctx.log(incident, Kind.NOTE, "an alert fired again after mitigation: back to triggered")

@@ -1,11 +1,13 @@
-"""Transitions of an incident: acknowledge, mitigate, resolve, reopen (DESIGN §5's table)."""
+"""Transitions of an incident: acknowledge, mitigate, resolve, reopen. Which ones exist is DESIGN §5's table in
+``transitions``: each function asks it for its cell and changes state only through ``move``."""
 
 from __future__ import annotations
 
 from daemon.domain import AlertStatus, Incident, Kind, NotifyReason, State, Timer, TimerKind
-from daemon.engine import escalation
+from daemon.engine import escalation, transitions
 from daemon.engine.context import ACTOR, Ctx
 from daemon.engine.state import IllegalTransition, Observation
+from daemon.engine.transitions import Event, Outcome
 from rules.durations import format_duration
 
 # Metric names of the three MTTx, observed once per incident each.
@@ -14,6 +16,22 @@ MTTA, MTTM, MTTR = "time_to_acknowledge", "time_to_mitigate", "time_to_resolve"
 
 def _said(actor: str, note: str) -> str:
     return f" by {actor}" + (f": {note}" if note else "")
+
+
+def consult(incident: Incident, event: Event) -> Outcome:
+    """The table's cell for this incident now; a refused one raises (the API answers 409)."""
+    cell = transitions.outcome(incident.state, event)
+    if cell is Outcome.REFUSED:
+        raise IllegalTransition(incident.id, event.value, incident.state.value)
+    return cell
+
+
+def move(ctx: Ctx, incident: Incident, event: Event, to: State) -> None:
+    """The only way an incident changes state; the decision lists each step (the property tests check them)."""
+    cell = transitions.outcome(incident.state, event)
+    assert to in transitions.LEADS_TO[cell], f"{incident.state} --{event}--> {to} is not in the table ({cell})"
+    ctx.d.transitions.append((incident.id, incident.state, to))
+    incident.state = to
 
 
 def observe(ctx: Ctx, incident: Incident, metric: str) -> None:
@@ -25,14 +43,13 @@ def observe(ctx: Ctx, incident: Incident, metric: str) -> None:
 
 
 def acknowledge(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
-    if incident.state is State.RESOLVED:
-        raise IllegalTransition(incident.id, "acknowledge", incident.state.value)
-    if incident.acknowledged_at is not None:
+    cell = consult(incident, Event.ACKNOWLEDGE)
+    if cell is Outcome.NO_CHANGE or incident.acknowledged_at is not None:
         return False  # acknowledged already (mitigated incidents keep the ack they had)
     incident.acknowledged_at = ctx.now
     incident.acknowledged_by = actor
-    if incident.state is State.TRIGGERED:
-        incident.state = State.ACKNOWLEDGED
+    if cell is Outcome.TO_ACKNOWLEDGED:
+        move(ctx, incident, Event.ACKNOWLEDGE, State.ACKNOWLEDGED)
         escalation.stop_ladder(ctx, incident)
     ctx.log(incident, Kind.ACKNOWLEDGED, "acknowledged" + _said(actor, note), actor)
     observe(ctx, incident, MTTA)
@@ -41,11 +58,9 @@ def acknowledge(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> boo
 
 
 def unacknowledge(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
-    if incident.state is State.TRIGGERED:
+    if consult(incident, Event.UNACKNOWLEDGE) is Outcome.NO_CHANGE:
         return False
-    if incident.state is not State.ACKNOWLEDGED:
-        raise IllegalTransition(incident.id, "unacknowledge", incident.state.value)
-    incident.state = State.TRIGGERED
+    move(ctx, incident, Event.UNACKNOWLEDGE, State.TRIGGERED)
     incident.acknowledged_at = None
     incident.acknowledged_by = None
     incident.episode += 1
@@ -55,11 +70,9 @@ def unacknowledge(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> b
 
 
 def mitigate(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
-    if incident.state is State.RESOLVED:
-        raise IllegalTransition(incident.id, "mitigate", incident.state.value)
-    if incident.state is State.MITIGATED:
+    if consult(incident, Event.MITIGATE) is Outcome.NO_CHANGE:
         return False
-    incident.state = State.MITIGATED
+    move(ctx, incident, Event.MITIGATE, State.MITIGATED)
     incident.mitigated_at = ctx.now
     escalation.stop_ladder(ctx, incident)
     ctx.log(incident, Kind.MITIGATED, "mitigated" + _said(actor, note), actor)
@@ -70,7 +83,7 @@ def mitigate(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
 
 def resolve(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
     """Resolve now. By hand this is immediate and ends the firing alerts' episodes at this moment."""
-    if incident.state is State.RESOLVED:
+    if consult(incident, Event.RESOLVE) is Outcome.NO_CHANGE:
         return False
     for alert in ctx.s.firing_members.get(incident.id, []):
         if alert.status is AlertStatus.FIRING and alert.incident_id == incident.id:
@@ -80,7 +93,7 @@ def resolve(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
             alert.version += 1
             ctx.d.touch_alert(alert)
     incident.firing_alerts = 0
-    incident.state = State.RESOLVED
+    move(ctx, incident, Event.RESOLVE, State.RESOLVED)
     incident.resolved_at = ctx.now
     incident.resolved_by = actor
     incident.verifying_until = None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from daemon.domain import Incident, Kind, Source, State
-from daemon.engine import incidents, lifecycle
+from daemon.engine import incidents, lifecycle, transitions
 from daemon.engine.context import Ctx
 from daemon.engine.events import PagerDutyIncident
 from daemon.engine.state import IllegalTransition, Observation
+from daemon.engine.transitions import Event, Outcome
 
 
 def mirror_key(pd_id: str) -> str:
@@ -80,7 +81,7 @@ def apply(ctx: Ctx, event: PagerDutyIncident) -> None:
             case "incident.resolved":
                 lifecycle.resolve(ctx, incident, event.actor, "in PagerDuty")
             case "incident.reopened":
-                if not incident.state.is_open:
+                if transitions.outcome(incident.state, Event.REOPEN) is Outcome.TO_TRIGGERED:
                     incidents.reopen(ctx, incident, event.actor, "in PagerDuty")
                     ctx.flush_lines()
                     incidents.settle(ctx, incident)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from daemon.domain import Alert, Incident, Kind, Notification, NotifyReason, TimelineEntry, Timer
+from daemon.domain import Alert, Incident, Kind, Notification, NotifyReason, State, TimelineEntry, Timer
 from rules.severity import Severity
 
 
@@ -71,6 +71,19 @@ class IllegalTransition(EngineError):
         self.state = state
 
 
+class LinkOutdated(EngineError):
+    """An acknowledge link from before the incident was resolved and reopened: answer 410."""
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"this link for {incident_id} is from before it was resolved and reopened")
+        self.incident_id = incident_id
+
+
+def link_outdated(incident: Incident, link_episode: int) -> bool:
+    """Signed in an episode before the current open stretch began (or in none this incident had)."""
+    return not incident.opened_episode <= link_episode <= incident.episode
+
+
 class KeyInUse(IllegalTransition):
     """At most one incident of a correlation key is open at a time."""
 
@@ -91,6 +104,22 @@ class NotifyIntent:
     level: int | None = None
     round: int | None = None
     note: str = ""
+    # (round, level) of the ladder steps that fell due while tocsin was down, counted as run without paging.
+    skipped: tuple[tuple[int, int], ...] = ()
+
+
+def passed_while_down(skipped: tuple[tuple[int, int], ...]) -> str:
+    """``levels 1-2 of round 1 and level 0 of round 2 passed while tocsin was down`` (steps in ladder order)."""
+    by_round: dict[int, list[int]] = {}
+    for round_, level in skipped:
+        by_round.setdefault(round_, []).append(level)
+    parts = []
+    for round_, levels in by_round.items():
+        # Consecutive by construction: the ladder skips levels in order.
+        span = f"level {levels[0]}" if len(levels) == 1 else f"levels {levels[0]}–{levels[-1]}"  # noqa: RUF001 - a range, as people write it
+        parts.append(f"{span} of round {round_}")
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"{listed} passed while tocsin was down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +149,8 @@ class Decision:
     # The intents rendered into outbox entries by the shell, inside the same commit.
     notifications: list[Notification] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    # Every change of state, in order: (incident id, from, to); each is a cell of the transition table.
+    transitions: list[tuple[str, State, State]] = field(default_factory=list)
     # Correlation key -> the incident that now holds it (declared, or reopened).
     pointers: dict[str, str] = field(default_factory=dict)
     # Webhook deliveries processed by this decision (recorded so a redelivery changes nothing).

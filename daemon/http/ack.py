@@ -1,15 +1,15 @@
 """Acknowledge from the page: GET shows a button and never acknowledges (link unfurlers and mail scanners
-fetch links); POST acknowledges. Tampered links get 403, expired ones 410."""
+fetch links); POST acknowledges. Tampered links get 403, expired ones 410, and so do links from before the
+incident was resolved and reopened: a page about an earlier episode must not acknowledge a new problem."""
 
 from __future__ import annotations
 
-import contextlib
 from html import escape
 
 from aiohttp import web
 
 from daemon.engine.events import Action, Transition
-from daemon.engine.state import IllegalTransition
+from daemon.engine.state import IllegalTransition, LinkOutdated, link_outdated
 from daemon.http.keys import SERVICES
 from daemon.links import AckClaim, BadLink, ExpiredLink, verify
 from daemon.store.base import IncidentView
@@ -47,6 +47,17 @@ def _claim(request: web.Request) -> AckClaim | web.Response:
         return page(403, "Invalid link", "<p>This acknowledge link is not valid.</p>")
 
 
+def _outdated(view: IncidentView) -> web.Response:
+    i = view.incident
+    return page(
+        410,
+        "Link from an earlier episode",
+        _summary(view) + "<p>This acknowledge link came with a page sent before the incident was resolved and "
+        "reopened, so it cannot acknowledge what is happening now. Use the link of the latest page, or "
+        f"<code>tocsin incidents ack {escape(i.id)}</code>.</p>",
+    )
+
+
 def _summary(view: IncidentView) -> str:
     i = view.incident
     return (
@@ -77,6 +88,8 @@ async def show(request: web.Request) -> web.Response:
     view = await request.app[SERVICES].store.get_incident(claim.incident_id)
     if view is None:
         return page(404, "Unknown incident", "<p>This incident does not exist (any more).</p>")
+    if link_outdated(view.incident, claim.episode):
+        return _outdated(view)
     done = _done(view)
     if done is not None:
         return done
@@ -95,9 +108,17 @@ async def acknowledge(request: web.Request) -> web.Response:
     form = await request.post()
     name = str(form.get("name", "")).strip()[:200]
     actor = name or "ack link"
-    with contextlib.suppress(IllegalTransition):  # resolved meanwhile: the page below says so
-        await svc.pipeline.submit(Transition(claim.incident_id, Action.ACKNOWLEDGE, actor, "from the page"))
+    outdated = False
+    event = Transition(claim.incident_id, Action.ACKNOWLEDGE, actor, "from the page", link_episode=claim.episode)
+    try:
+        await svc.pipeline.submit(event)
+    except LinkOutdated:
+        outdated = True
+    except IllegalTransition:
+        pass  # resolved meanwhile: the page below says so
     view = await svc.store.get_incident(claim.incident_id)
     if view is None:
         return page(404, "Unknown incident", "<p>This incident does not exist (any more).</p>")
+    if outdated:
+        return _outdated(view)
     return _done(view) or page(200, "Acknowledged", _summary(view))

@@ -96,6 +96,8 @@ def incident_from(d: dict[str, Any]) -> Incident:
         firing_since=parse_iso_or_none(d.get("firing_since")),
         last_reminded_at=parse_iso_or_none(d.get("last_reminded_at")),
         notify_seq=d["notify_seq"],
+        # Stored before links were bound to episodes: only links of the current episode are taken as this one's.
+        opened_episode=d.get("opened_episode", d["episode"]),
         version=d["version"],
     )
 
