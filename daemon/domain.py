@@ -66,6 +66,7 @@ class TimerKind(StrEnum):
     VERIFY = "verify"  # verification of a resolution ends
     REMIND = "remind"  # a status update is due
     RAISE = "raise"  # a raise-by-duration rule may match
+    PERSON = "person"  # the next step of a paged person's own ladder is due
 
 
 @dataclass(slots=True)

@@ -27,6 +27,7 @@ class AckClaim:
     incident_id: str
     expires_at: datetime
     episode: int
+    person: str | None = None  # sent to this person: acknowledging through it records them
 
 
 def _b64(raw: bytes) -> str:
@@ -41,8 +42,9 @@ def _mac(secret: bytes, payload: str) -> str:
     return _b64(hmac.new(secret, b"tocsin-ack:" + payload.encode(), hashlib.sha256).digest()[:20])
 
 
-def sign(secret: bytes, incident_id: str, expires_at: datetime, episode: int) -> str:
-    payload = _b64(f"{incident_id}|{int(expires_at.timestamp())}|{episode}".encode())
+def sign(secret: bytes, incident_id: str, expires_at: datetime, episode: int, person: str | None = None) -> str:
+    fields = f"{incident_id}|{int(expires_at.timestamp())}|{episode}" + (f"|{person}" if person else "")
+    payload = _b64(fields.encode())
     return f"{payload}.{_mac(secret, payload)}"
 
 
@@ -54,9 +56,10 @@ def verify(secret: bytes, token: str, now: datetime) -> AckClaim:
         incident_id, expiry, *rest = _unb64(payload).decode().split("|")
         expires_at = datetime.fromtimestamp(int(expiry), UTC)
         # Links signed before they carried an episode are taken as the incident's first.
-        [episode] = [int(part) for part in rest] or [1]
+        episode = int(rest[0]) if rest else 1
+        person = rest[1] if len(rest) > 1 else None
     except (ValueError, UnicodeDecodeError):
         raise BadLink("malformed token") from None
     if now >= expires_at:
         raise ExpiredLink(incident_id)
-    return AckClaim(incident_id, expires_at, episode)
+    return AckClaim(incident_id, expires_at, episode, person)

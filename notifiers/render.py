@@ -111,8 +111,9 @@ class Renderer:
     def incident_url(self, incident_id: str) -> str:
         return f"{self.public_url}/api/v1/incidents/{incident_id}"
 
-    def ack_url(self, incident: Incident, now: datetime) -> str:
-        return f"{self.public_url}/ack/{sign(self._secret, incident.id, now + self._ttl, incident.episode)}"
+    def ack_url(self, incident: Incident, now: datetime, person: str | None = None) -> str:
+        token = sign(self._secret, incident.id, now + self._ttl, incident.episode, person)
+        return f"{self.public_url}/ack/{token}"
 
     def context(self, intent: NotifyIntent, incident: Incident, alerts: list[Alert], now: datetime) -> dict[str, Any]:
         firing = [a for a in alerts if a.status is AlertStatus.FIRING]
@@ -144,7 +145,7 @@ class Renderer:
             ],
             "more": max(0, incident.firing_alerts - len(shown)),
             "incident_url": self.incident_url(incident.id),
-            "ack_url": self.ack_url(incident, now) if incident.state.value == "triggered" else "",
+            "ack_url": self.ack_url(incident, now, intent.person) if incident.state.value == "triggered" else "",
             # A catch-up page after downtime names the ladder steps that passed unpaged ("" otherwise).
             "passed_while_down": passed_while_down(intent.skipped) if intent.skipped else "",
         }

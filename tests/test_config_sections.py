@@ -15,11 +15,8 @@ import yaml
 from daemon.config.check import check
 from daemon.config.exposure import EXAMPLE_SECRETS
 from daemon.config.loader import ConfigError, load_settings
-from tests.support import EXAMPLE, Tocsin, am_alert, am_webhook
+from tests.support import EXAMPLE
 from tests.test_config import write_example
-
-from .conftest import MakeTocsin
-from .sinks import HttpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,9 +126,17 @@ def test_sections_not_acted_on_yet_are_named_by_check_config(tmp_path: Path) -> 
         text=True,
     )
     assert run.returncode == 0, run.stderr
-    for section in ("people", "schedules", "maintenance", "heartbeats", "sources.grafana_oncall", "board"):
+    for section in (
+        "schedules.platform.handoff_notice",
+        "maintenance",
+        "heartbeats",
+        "sources.grafana_oncall",
+        "board",
+    ):
         assert f"warning: {section}: parsed, not acted on yet" in run.stderr
     assert "tls:" not in run.stderr  # empty cert and key: nothing to act on
+    assert "warning: people:" not in run.stderr  # acted on
+    assert "warning: schedules:" not in run.stderr
 
 
 def test_a_section_left_out_is_not_warned_about(tmp_path: Path) -> None:
@@ -203,29 +208,6 @@ def test_an_environment_mapping_replaces_the_files_whole(tmp_path: Path) -> None
         write_example(tmp_path), environ={"TOCSIN_SOURCES__PAGERDUTY__INTEGRATIONS": '{"real-key": {"service": "db"}}'}
     )
     assert list(s.sources.pagerduty.integrations) == ["real-key"]
-
-
-# --- on-call targets before schedules are acted on ---------------------------------------------------------------
-
-
-async def test_oncall_targets_page_nobody_yet_and_the_rest_of_the_ladder_goes_on(
-    make_tocsin: MakeTocsin, http_sink: HttpSink
-) -> None:
-    tocsin: Tocsin = await make_tocsin({"notify": {"retries": 0, "timeout": "5s"}}, sink=http_sink.address)
-    await tocsin.post_alertmanager(am_webhook(am_alert(service="api", team="platform")))
-    await tocsin.tick()
-    [incident] = await tocsin.incidents()
-    assert incident["severity"] == "SEV1"
-    texts = [e["text"] for e in (await tocsin.incident(incident["id"]))["timeline"]]
-    assert "platform/primary: nobody paged (on-call schedules and people are not acted on yet)" in texts
-    assert "level 0 (round 1) of page-platform: nobody to page" in texts
-    counter = "tocsin_pages_without_oncall_total"
-    assert tocsin.registry.get_sample_value(counter, {"schedule": "platform", "rotation": "primary"}) == 1
-    # Level 2 at 15m: carol (a person target) pages nobody yet, the manager is paged; the ladder went on.
-    await tocsin.tick(15 * 60)
-    assert http_sink.count("eng-manager") == 1
-    assert tocsin.registry.get_sample_value(counter, {"schedule": "person", "rotation": "carol"}) == 1
-    assert http_sink.count("alice-push") == http_sink.count("carol-push") == 0
 
 
 def test_a_gap_in_a_paged_rotation_is_a_warning_not_an_error(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ import pytest
 from tests.sinks import HttpSink
 from tests.support import SEV1, Tocsin, am_alert, am_webhook
 
+from .conftest import MakeTocsin
+
 pytestmark = pytest.mark.both_stores
 
 # page-hard: level 0 at 0m (primary), 1 at 5m (primary + secondary), 2 at 15m (manager); round 2 starts 10m after
@@ -84,9 +86,14 @@ async def test_down_past_every_level_pages_the_last_one_once(paging: Tocsin, htt
     assert len(escalated(incident)) == 2
 
 
-async def test_a_level_with_nobody_to_page_is_not_an_escalation(paging: Tocsin, http_sink: HttpSink) -> None:
-    # page-platform: levels 0 and 1 name only on-call rotations (nobody on call until schedules are acted on);
-    # level 2 pages the manager.
+async def test_a_level_with_nobody_to_page_is_not_an_escalation(make_tocsin: MakeTocsin, http_sink: HttpSink) -> None:
+    # Levels 0 and 1 name only the weekday-only daytime rotation, which has nobody on call on a Sunday (the
+    # clock's day); level 2 pages the manager.
+    nobody = {"after": "0s", "notify": ["oncall:platform/daytime"]}
+    policy = {"levels": [nobody, {**nobody, "after": "5m"}, {"after": "15m", "notify": [MANAGER]}]}
+    paging = await make_tocsin(
+        {"notify": {"retries": 0, "timeout": "5s"}, "policies": {"page-platform": policy}}, sink=http_sink.address
+    )
     await paging.post_alertmanager(am_webhook(am_alert(service="api", team="platform")))
     await paging.tick()
     await paging.tick(5 * 60)

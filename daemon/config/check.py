@@ -61,8 +61,6 @@ def check(settings: Settings, now: datetime | None = None) -> Report:
 
 # Sections of the configuration that this version validates but does not act on yet, and what that means.
 NOT_ACTED_ON = {
-    "people": "nobody is paged in person; person: targets page no one",
-    "schedules": "oncall: targets page no one (counted in tocsin_pages_without_oncall_total)",
     "maintenance": "no alert is silenced by a maintenance window",
     "heartbeats": "no heartbeat is watched and none can be missed",
     "sources.grafana_oncall": "the Grafana OnCall integration URLs are not served",
@@ -78,10 +76,16 @@ def not_acted_on(settings: Settings) -> list[str]:
         given.add("sources.grafana_oncall")
     if not (settings.tls.cert_file or settings.tls.key_file):
         given.discard("tls")
-    for key in ("people", "schedules", "maintenance", "heartbeats"):
+    for key in ("maintenance", "heartbeats"):
         if not getattr(settings, key):
             given.discard(key)
-    return [f"{key}: parsed, not acted on yet: {what}" for key, what in NOT_ACTED_ON.items() if key in given]
+    warnings = [f"{key}: parsed, not acted on yet: {what}" for key, what in NOT_ACTED_ON.items() if key in given]
+    warnings += [
+        f"schedules.{name}.handoff_notice: parsed, not acted on yet: nobody is told before their shift starts"
+        for name, schedule in settings.schedules.items()
+        if schedule.handoff_notice is not None
+    ]
+    return warnings
 
 
 def rotation_gaps(settings: Settings, now: datetime) -> list[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 
 from daemon.config.settings import Settings
 from daemon.domain import Incident, Kind, NotifyReason, Source, State, TimerKind
-from daemon.engine import alerts, escalation, incidents, lifecycle, mirror
+from daemon.engine import alerts, escalation, incidents, lifecycle, mirror, people
 from daemon.engine.context import ACTOR, Ctx, correlation_key
 from daemon.engine.events import (
     AcknowledgeAlert,
@@ -23,6 +24,7 @@ from daemon.engine.events import (
 )
 from daemon.engine.state import Decision, LinkOutdated, Needs, NotFound, Slice, link_outdated
 from daemon.engine.transitions import Event as TableEvent
+from rules.oncall import parse_target
 
 PHASES = ("investigating", "identified", "monitoring", "resolved")
 # DESIGN §7's templates for a status update posted without a message.
@@ -37,12 +39,26 @@ PHASE_TEMPLATES = {
 class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # The schedules a page may have to consult: their overrides are read with every decision that may page.
+        self.paged_schedules = frozenset(
+            parse_target(target)[1]
+            for policy in settings.policies.values()
+            for level in policy.levels
+            for target in level.notify
+            if parse_target(target)[0] == "oncall"
+        )
 
     def key_of(self, labels: dict[str, str]) -> str:
         return correlation_key(self.settings.correlation.group_by, labels)
 
     def needs(self, event: Event) -> Needs:
         """What the store must load before ``decide`` can take this event."""
+        needs = self._needs(event)
+        if self.paged_schedules and not isinstance(event, AcknowledgeAlert | PagerDutyIncident):
+            needs = replace(needs, overrides=self.paged_schedules)
+        return needs
+
+    def _needs(self, event: Event) -> Needs:
         match event:
             case AlertsReceived(alerts=reports):
                 counts = Counter(r.fingerprint for r in reports)
@@ -219,6 +235,8 @@ class Engine:
                 escalation.reminder_due(ctx, incident)
             case TimerKind.RAISE:
                 incidents.raise_check_due(ctx, incident, str(timer.data.get("rule", "")))
+            case TimerKind.PERSON:
+                people.step_due(ctx, incident, timer)
 
 
 __all__ = ["ACTOR", "PHASES", "Engine"]

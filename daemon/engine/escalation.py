@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from daemon.domain import Incident, Kind, Ladder, NotifyReason, State, Timer, TimerKind
+from daemon.engine import people
 from daemon.engine.context import Ctx
 from daemon.engine.state import NotifyIntent, Observation, passed_while_down
 from rules.durations import format_duration
 from rules.evaluate import select_route
 from rules.models import Policy
-from rules.oncall import parse_target
 
 
 def timer_key(incident: Incident, kind: TimerKind, name: str = "") -> str:
@@ -26,29 +26,6 @@ def route_policy(ctx: Ctx, incident: Incident) -> str | None:
 
 def _policy(ctx: Ctx, name: str) -> Policy | None:
     return ctx.settings.policies.get(name)
-
-
-def _channels_of(ctx: Ctx, incident: Incident, targets: list[str]) -> list[str]:
-    """The channel tags a level's targets page now. Schedules and people are parsed but not acted on yet: their
-    targets behave as a rotation with nobody on call (a timeline entry and a counter; the others still page)."""
-    channels: list[str] = []
-    for target in targets:
-        kind, name, rotation = parse_target(target)
-        if kind == "channel":
-            if target not in channels:
-                channels.append(target)
-            continue
-        who = f"{name}/{rotation}" if kind == "oncall" else f"person {name}"
-        ctx.log(incident, Kind.NOTE, f"{who}: nobody paged (on-call schedules and people are not acted on yet)")
-        ctx.d.observations.append(
-            Observation(
-                "page_without_oncall",
-                incident.severity,
-                incident.service,
-                target=f"{name}/{rotation}" if kind == "oncall" else f"person/{name}",
-            )
-        )
-    return channels
 
 
 def notification_key(
@@ -88,34 +65,41 @@ def page(
 
     ``skipped`` are the (round, level) steps that fell due while tocsin was down and are counted as run: this
     page says so instead of each of them paging now."""
-    channels = _channels_of(ctx, incident, targets)
+    found = people.resolve(ctx, incident, targets)
+    channels = found.channels
     missed = f" ({passed_while_down(skipped)})" if skipped else ""
-    if not channels:
+    whom = "; ".join(found.said)
+    if not channels and not found.people:
         ctx.log(
             incident, Kind.ESCALATED, f"level {level} (round {round_}) of {incident.policy}: nobody to page{missed}"
         )
         return
-    ctx.d.intents.append(
-        NotifyIntent(
-            key=notification_key(incident, NotifyReason.ESCALATION, level=level, round_=round_),
-            incident_id=incident.id,
-            reason=NotifyReason.ESCALATION,
-            channels=tuple(channels),
-            level=level,
-            round=round_,
-            skipped=skipped,
+    if channels:
+        ctx.d.intents.append(
+            NotifyIntent(
+                key=notification_key(incident, NotifyReason.ESCALATION, level=level, round_=round_),
+                incident_id=incident.id,
+                reason=NotifyReason.ESCALATION,
+                channels=tuple(channels),
+                level=level,
+                round=round_,
+                skipped=skipped,
+            )
         )
-    )
-    for channel in channels:
-        if channel not in incident.paged:
-            incident.paged.append(channel)
+        for channel in channels:
+            if channel not in incident.paged:
+                incident.paged.append(channel)
+    # Each person named once in the level, whatever the targets that named them; paging them again restarts
+    # their own ladder.
+    paged_people = [f"{name} ({', '.join(people.start(ctx, incident, name, level, round_))})" for name in found.people]
     # Counted here, where a level pages someone: a level with nobody to page, or skipped while tocsin was
     # down, pages no one and is not an escalation.
     ctx.d.observations.append(Observation("escalation", incident.severity, incident.service, float(level)))
+    paged = ", ".join([*channels, *paged_people])
     ctx.log(
         incident,
         Kind.ESCALATED,
-        f"paged level {level} (round {round_}) of {incident.policy}: {', '.join(channels)}{missed}",
+        f"paged level {level} (round {round_}) of {incident.policy}: {paged}{missed}" + (f" — {whom}" if whom else ""),
     )
 
 
@@ -154,11 +138,15 @@ def notify_paged(
     notify(ctx, incident, reason, [c for c in incident.paged if c not in exclude], note)
 
 
-def stop_ladder(ctx: Ctx, incident: Incident) -> None:
+def stop_ladder(ctx: Ctx, incident: Incident, people_too: bool = True) -> None:
+    """The ladder stops; with ``people_too`` (acknowledge, mitigate, resolve) the paged people's own steps too.
+    A ladder that ran out of rounds leaves them going: a person's steps outlast the policy's last round."""
     if incident.ladder is not None:
         incident.ladder = None
         ctx.d.touch_incident(incident)
     ctx.d.cancel_timer(timer_key(incident, TimerKind.ESCALATE))
+    if people_too:
+        people.cancel(ctx, incident)
 
 
 def start_ladder(ctx: Ctx, incident: Incident) -> None:
@@ -216,7 +204,7 @@ def run_ladder(ctx: Ctx, incident: Incident) -> None:
             next_start = ladder.round_started_at + policy.levels[-1].after + policy.repeat_after
             incident.ladder = Ladder(ladder.policy, ladder.round + 1, 0, next_start)
         else:
-            stop_ladder(ctx, incident)
+            stop_ladder(ctx, incident, people_too=False)
     for round_, level_, targets in due_now:
         page(ctx, incident, targets, level_, round_, tuple(skipped))
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from daemon.domain import Alert, AlertStatus, Incident, Timer
 from daemon.engine.state import IdSource, Needs, Slice
+from daemon.store.overrides import StoredOverride
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,21 @@ class SeenWebhooks:
     ids: tuple[str, ...]  # answer: set[str], those already processed
 
 
-Query = AlertsByFingerprint | IncidentsById | IncidentOfKey | OrphansByKey | FiringMembersOf | TimersOf | SeenWebhooks
+@dataclass(frozen=True, slots=True)
+class OverridesOf:
+    schedules: tuple[str, ...]  # answer: list[StoredOverride], every override of these schedules
+
+
+Query = (
+    AlertsByFingerprint
+    | IncidentsById
+    | IncidentOfKey
+    | OrphansByKey
+    | FiringMembersOf
+    | TimersOf
+    | SeenWebhooks
+    | OverridesOf
+)
 Plan = Generator[Query, Any, Slice]
 
 
@@ -103,6 +118,11 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
     if needs.webhook_ids:
         seen: set[str] = yield SeenWebhooks(tuple(sorted(needs.webhook_ids)))
         s.seen_webhooks = set(seen)
+    if needs.overrides:
+        # Who is on call is decided when a level pages: the overrides of every schedule a policy pages.
+        overrides: list[StoredOverride] = yield OverridesOf(tuple(sorted(needs.overrides)))
+        for o in overrides:
+            s.overrides.setdefault(o.schedule, []).append(o.rule())
     if needs.members and s.incidents:
         ids_ = tuple(sorted(s.incidents))
         members: list[tuple[str, Alert]] = yield FiringMembersOf(ids_)

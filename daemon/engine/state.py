@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from daemon.domain import Alert, Incident, Kind, Notification, NotifyReason, State, TimelineEntry, Timer
+from rules.rotation import Override
 from rules.severity import Severity
 
 
@@ -33,6 +34,8 @@ class Needs:
     # Firing alerts and timers of every incident loaded (lifecycle and timer events need them).
     members: bool = False
     webhook_ids: frozenset[str] = frozenset()
+    # Schedules whose overrides a page may need (those the policies name in oncall: targets).
+    overrides: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -51,6 +54,8 @@ class Slice:
     timers: dict[str, Timer] = field(default_factory=dict)
     # Of the webhook ids asked for, those already processed.
     seen_webhooks: set[str] = field(default_factory=set)
+    # Schedule -> its overrides, in the order they were created (when Needs.overrides asked for them).
+    overrides: dict[str, list[Override]] = field(default_factory=dict)
 
 
 class EngineError(Exception):
@@ -106,6 +111,8 @@ class NotifyIntent:
     note: str = ""
     # (round, level) of the ladder steps that fell due while tocsin was down, counted as run without paging.
     skipped: tuple[tuple[int, int], ...] = ()
+    # A page to a person: their acknowledge link records them as the actor.
+    person: str | None = None
 
 
 def passed_while_down(skipped: tuple[tuple[int, int], ...]) -> str:

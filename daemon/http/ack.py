@@ -4,6 +4,7 @@ incident was resolved and reopened: a page about an earlier episode must not ack
 
 from __future__ import annotations
 
+import html
 from html import escape
 
 from aiohttp import web
@@ -93,10 +94,15 @@ async def show(request: web.Request) -> web.Response:
     done = _done(view)
     if done is not None:
         return done
-    form = (
-        '<form method="post"><p><label>Your name <input name="name" autocomplete="name"></label></p>'
-        '<p><button type="submit">Acknowledge</button></p></form>'
-    )
+    if claim.person:
+        who = request.app[SERVICES].settings.people.get(claim.person)
+        shown = html.escape(who.name if who else claim.person)
+        form = f'<form method="post"><p><button type="submit">Acknowledge as {shown}</button></p></form>'
+    else:
+        form = (
+            '<form method="post"><p><label>Your name <input name="name" autocomplete="name"></label></p>'
+            '<p><button type="submit">Acknowledge</button></p></form>'
+        )
     return page(200, f"Acknowledge {view.incident.id}?", _summary(view) + form)
 
 
@@ -107,7 +113,8 @@ async def acknowledge(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     form = await request.post()
     name = str(form.get("name", "")).strip()[:200]
-    actor = name or "ack link"
+    # A link sent to a person acknowledges as that person; otherwise whoever typed their name, if anyone.
+    actor = claim.person or name or "ack link"
     outdated = False
     event = Transition(claim.incident_id, Action.ACKNOWLEDGE, actor, "from the page", link_episode=claim.episode)
     try:

@@ -453,6 +453,9 @@ class RedisStore(RedisOverrides, RedisSilences):
                 seen = {wid for wid, n in zip(ids, await pipe.execute(), strict=True) if n}
                 read.webhooks.extend(wid for wid in ids if wid not in seen)
                 return seen
+            case loading.OverridesOf(schedules=names):
+                # Not version-checked: who is on call is read as of the decision, like the clock.
+                return await self.overrides_of(names)
         raise TypeError(f"unknown query {query!r}")
 
     def _payload(self, d: Decision, read: _Read, created: list[str], token: str, locked: list[str]) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -31,12 +31,17 @@ class RedisOverrides:
 
     async def list_overrides(self, schedule: str, ending_after: datetime | None = None) -> list[StoredOverride]:
         async def work() -> list[StoredOverride]:
-            raw = await self.r.hvals(self.keys.overrides(schedule))
-            found = [StoredOverride.from_json(orjson.loads(value)) for value in raw]
-            return sorted((o for o in found if ending_after is None or o.end > ending_after), key=lambda o: o.seq)
+            return [o for o in await self.overrides_of((schedule,)) if ending_after is None or o.end > ending_after]
 
         result: list[StoredOverride] = await self._call(work)
         return result
+
+    async def overrides_of(self, schedules: Sequence[str]) -> list[StoredOverride]:
+        pipe = self.r.pipeline(transaction=False)
+        for name in schedules:
+            pipe.hvals(self.keys.overrides(name))
+        found = [StoredOverride.from_json(orjson.loads(v)) for values in await pipe.execute() for v in values]
+        return sorted(found, key=lambda o: o.seq)
 
     async def delete_override(self, schedule: str, override_id: str) -> bool:
         async def work() -> bool:

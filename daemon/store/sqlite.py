@@ -45,7 +45,7 @@ from daemon.store.base import (
     report_commit,
 )
 from daemon.store.schema import migrate
-from daemon.store.sqlite_overrides import SqliteOverrides
+from daemon.store.sqlite_overrides import SqliteOverrides, overrides_of
 from daemon.store.sqlite_silences import SqliteSilences
 from daemon.timefmt import iso
 
@@ -385,6 +385,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
                         f"SELECT data FROM timers WHERE incident_id IN ({_marks(len(chunk))})", chunk
                     )
                 ]
+            case loading.OverridesOf(schedules=names):
+                return overrides_of(conn, names)
         raise TypeError(f"unknown query {query!r}")
 
     def _store(self, conn: sqlite3.Connection, d: Decision) -> None:

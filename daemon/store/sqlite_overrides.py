@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -36,11 +36,7 @@ class SqliteOverrides:
 
     async def list_overrides(self, schedule: str, ending_after: datetime | None = None) -> list[StoredOverride]:
         def work(conn: sqlite3.Connection) -> list[StoredOverride]:
-            rows = conn.execute(
-                "SELECT data FROM overrides WHERE schedule = ? AND ends_at > ? ORDER BY seq",
-                (schedule, ending_after.timestamp() if ending_after else float("-inf")),
-            ).fetchall()
-            return [StoredOverride.from_json(orjson.loads(row[0])) for row in rows]
+            return overrides_of(conn, (schedule,), ending_after)
 
         result: list[StoredOverride] = await self._read(work)
         return result
@@ -52,3 +48,14 @@ class SqliteOverrides:
 
         result: bool = await self._write(work)
         return result
+
+
+def overrides_of(
+    conn: sqlite3.Connection, schedules: Sequence[str], ending_after: datetime | None = None
+) -> list[StoredOverride]:
+    marks = ",".join("?" * len(schedules))
+    rows = conn.execute(
+        f"SELECT data FROM overrides WHERE schedule IN ({marks}) AND ends_at > ? ORDER BY seq",
+        (*schedules, ending_after.timestamp() if ending_after else float("-inf")),
+    ).fetchall()
+    return [StoredOverride.from_json(orjson.loads(row[0])) for row in rows]
