@@ -9,39 +9,63 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from importlib import metadata
 from typing import Any
 
-from daemon import cli_oncall
-from daemon.client import ApiError, Client
+from daemon import cli_incidents, cli_oncall
 from daemon.config.check import check
 from daemon.config.loader import ConfigError, load_settings
 
-EXIT_CONFIG = 2
+# Exit statuses, the same for every command: 0 done; 1 it could not be done (the daemon answered an error or could
+# not be reached, the port is taken); 2 the configuration or the command line is not valid.
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+# Where a configuration is looked for when none is named (--config, TOCSIN_CONFIG).
+DEFAULT_PATHS = ("tocsin.yml", "/etc/tocsin/tocsin.yml")
+
+
+def config_path(given: str | None) -> str | None:
+    """The file to read: the one named, else $TOCSIN_CONFIG, else the first default location that exists."""
+    if given:
+        return given
+    if os.environ.get("TOCSIN_CONFIG"):
+        return os.environ["TOCSIN_CONFIG"]
+    return next((path for path in DEFAULT_PATHS if os.path.exists(path)), None)
 
 
 def _load(path: str | None) -> Any:
     try:
         return load_settings(path)
     except ConfigError as exc:
-        print(
-            f"tocsin: configuration {path or os.environ.get('TOCSIN_CONFIG') or '(defaults)'} is not valid:",
-            file=sys.stderr,
-        )
+        print(f"tocsin: configuration {path} is not valid:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
 
 
+def _no_config() -> int:
+    looked = ", ".join(DEFAULT_PATHS)
+    print(
+        f"tocsin: no configuration: name one (tocsin check-config FILE, --config FILE or TOCSIN_CONFIG), "
+        f"or put it at {looked}",
+        file=sys.stderr,
+    )
+    return EXIT_CONFIG
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    settings = _load(args.config)
+    # Never "ok" having read nothing: without a file to check, say where one was looked for.
+    path = config_path(args.config)
+    if path is None:
+        return _no_config()
+    settings = _load(path)
     report = check(settings)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if report.problems:
-        print(f"tocsin: configuration {args.config} is not valid:", file=sys.stderr)
+        print(f"tocsin: configuration {path} is not valid:", file=sys.stderr)
         for problem in report.problems:
             print(f"  {problem}", file=sys.stderr)
-        return 1
+        return EXIT_CONFIG
     channels = len(report.channels.tags) if report.channels else 0
     print(
         f"ok: {len(settings.severity.rules)} severity rules, {len(settings.policies)} policies, "
@@ -59,7 +83,10 @@ def _serve(settings: Any, reuse_port: bool = False) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from daemon import logs
 
-    settings = _load(args.config)
+    path = config_path(args.config)
+    if path is None:
+        return _no_config()
+    settings = _load(path)
     logs.configure(settings.log_level, settings.log_format)
     report = check(settings)
     if report.problems:
@@ -88,89 +115,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _print_incident(incident: dict[str, Any]) -> None:
-    print(f"{incident['id']}  {incident['severity']}  {incident['state']:<12} {incident['title']}")
-    for key in (
-        "service",
-        "declared_at",
-        "acknowledged_at",
-        "acknowledged_by",
-        "mitigated_at",
-        "resolved_at",
-        "commander",
-    ):
-        if incident.get(key):
-            print(f"  {key}: {incident[key]}")
-    if incident.get("alerts"):
-        print("  alerts:")
-        for alert in incident["alerts"]:
-            name = alert["labels"].get("alertname") or alert["annotations"].get("summary") or alert["fingerprint"]
-            print(f"    {alert['status']:<9} {name} x{alert['count']} ({alert['fingerprint']})")
-    if incident.get("timeline"):
-        print("  timeline:")
-        for entry in incident["timeline"]:
-            print(f"    {entry['at']}  {entry['actor']:<10} {entry['kind']:<20} {entry['text']}")
-
-
-def cmd_incidents(args: argparse.Namespace) -> int:
-    client = Client(args.url, os.environ.get("TOCSIN_API_TOKEN"))
-    try:
-        if args.action == "list":
-            query = "&".join(
-                f"{k}={v}" for k, v in (("state", args.state), ("severity", args.severity), ("limit", args.limit)) if v
-            )
-            page = client.call("GET", "/api/v1/incidents" + (f"?{query}" if query else ""))
-            for incident in page["incidents"]:
-                print(f"{incident['id']}  {incident['severity']}  {incident['state']:<12} {incident['title']}")
-            if not page["incidents"]:
-                print("no incidents")
-        elif args.action == "show":
-            _print_incident(client.call("GET", f"/api/v1/incidents/{args.id}"))
-        elif args.action == "postmortem":
-            print(client.call("GET", f"/api/v1/incidents/{args.id}/postmortem", accept="text/markdown"), end="")
-        else:
-            action = {"ack": "acknowledge"}.get(args.action, args.action)
-            body = {"actor": args.actor or os.environ.get("USER") or "cli", "note": args.note or ""}
-            _print_incident(client.call("POST", f"/api/v1/incidents/{args.id}/{action}", body))
-    except ApiError as exc:
-        print(f"tocsin: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tocsin", description="Alert ingest, incidents and paging.")
+    # Options that talk to a daemon are accepted before or after the subcommand; defaults are filled in main().
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=argparse.SUPPRESS, help="the daemon (default: $TOCSIN_URL or local)")
+    p = argparse.ArgumentParser(prog="tocsin", description="Alert ingest, incidents and paging.", parents=[common])
+    p.add_argument("--version", action="version", version=f"tocsin {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon")
-    run.add_argument("--config", "-c", default=None, help="tocsin.yml (default: $TOCSIN_CONFIG)")
+    run.add_argument("--config", "-c", default=None, help="tocsin.yml (default: $TOCSIN_CONFIG, ./tocsin.yml)")
     run.set_defaults(func=cmd_run)
     chk = sub.add_parser("check-config", help="validate tocsin.yml and the Apprise file it names")
-    chk.add_argument("config", nargs="?", default=os.environ.get("TOCSIN_CONFIG"))
+    chk.add_argument("config", nargs="?", default=None, help="default: $TOCSIN_CONFIG, ./tocsin.yml, /etc/tocsin")
     chk.set_defaults(func=cmd_check_config)
-    inc = sub.add_parser("incidents", help="talk to a running daemon (token from $TOCSIN_API_TOKEN)")
-    inc.add_argument("--url", default=os.environ.get("TOCSIN_URL", "http://127.0.0.1:9097"))
-    acts = inc.add_subparsers(dest="action", required=True)
-    ls = acts.add_parser("list")
-    ls.add_argument("--state")
-    ls.add_argument("--severity")
-    ls.add_argument("--limit")
-    for name in ("show", "postmortem"):
-        acts.add_parser(name).add_argument("id")
-    for name in ("ack", "mitigate", "resolve", "reopen"):
-        a = acts.add_parser(name)
-        a.add_argument("id")
-        a.add_argument("--note", "-m")
-        a.add_argument("--actor")
-    inc.set_defaults(func=cmd_incidents)
-    url = argparse.ArgumentParser(add_help=False)
-    url.add_argument("--url", default=os.environ.get("TOCSIN_URL", "http://127.0.0.1:9097"))
-    cli_oncall.add_parsers(sub, url)
+    cli_incidents.add_parsers(sub, common)
+    cli_oncall.add_parsers(sub, common)
     return p
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tocsin")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout without installing
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command in ("incidents", "oncall", "schedules", "overrides"):
+    args.url = getattr(args, "url", None) or os.environ.get("TOCSIN_URL") or "http://127.0.0.1:9097"
+    if args.command not in ("run", "check-config"):
         # `tocsin incidents show X | head` should end quietly, as other command-line tools do.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     result: int = args.func(args)

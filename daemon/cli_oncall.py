@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from daemon.cli_incidents import client_of
 from daemon.client import ApiError, Client
 from rules.durations import parse_duration
 
 
 def _client(args: argparse.Namespace) -> Client:
-    return Client(args.url, os.environ.get("TOCSIN_API_TOKEN"))
+    return client_of(args)
 
 
 def _when(text: str) -> str:

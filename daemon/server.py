@@ -70,7 +70,14 @@ async def serve(settings: Settings, reuse_port: bool = False) -> None:
     await runner.setup()
     host, port = split_listen(settings.listen)
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        # A port already taken is the operator's everyday mistake: one line and exit 1, not a traceback.
+        async with asyncio.timeout(5):
+            await runner.cleanup()
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise CannotListen(f"cannot listen on {settings.listen}: {reason}") from None
     log.info(
         "listening",
         listen=settings.listen,
@@ -113,13 +120,21 @@ async def shutdown(runner: web.AppRunner, app: web.Application, deadline: float)
         log.error("drain_overrun", hint="the drain did not finish within drain_timeout")
 
 
+class CannotListen(Exception):
+    """The listen address cannot be bound (taken, or not this machine's)."""
+
+
 def run(settings: Settings, reuse_port: bool = False) -> NoReturn:
     """Serve on a fresh event loop until drained, then end the process at once. Not ``asyncio.run``, nor a
     normal interpreter exit: both wait without bound for executor threads, and a send abandoned at the drain
     deadline may still block in one (Apprise runs its synchronous plugins in threads of its own)."""
     loop = _new_loop()
     try:
-        loop.run_until_complete(serve(settings, reuse_port))
+        try:
+            loop.run_until_complete(serve(settings, reuse_port))
+        except CannotListen as exc:
+            print(f"tocsin: {exc}", file=sys.stderr, flush=True)
+            os._exit(1)
         leftovers = asyncio.all_tasks(loop)
         for task in leftovers:
             task.cancel()

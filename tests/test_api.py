@@ -182,6 +182,7 @@ async def test_incidents_newest_first_with_filters(tocsin: Tocsin) -> None:
     assert await listed("state=acknowledged") == [ids[1]]
     assert await listed("state=resolved") == [ids[3]]
     assert await listed("state=triggered") == [ids[4], ids[2], ids[0]]
+    assert await listed("state=open") == [ids[4], ids[2], ids[1], ids[0]]  # all but the resolved one
     assert await listed("service=db&severity=SEV3") == [ids[1]]
     assert await listed("service=nothing") == []
     assert await listed("state=&severity=") == ids[::-1]  # empty filters are no filters
@@ -242,7 +243,7 @@ async def test_cursor_is_stable_while_incidents_are_declared(tocsin: Tocsin) -> 
         ("limit=-1", "bad_query"),
         ("limit=%C2%B2", "bad_query"),  # "²" is a digit to str.isdigit, not to int()
         ("limit=%EF%BC%95", "bad_query"),  # a full-width "5"
-        ("state=open", "bad_query"),
+        ("state=opened", "bad_query"),
         ("severity=SEV5", "bad_query"),
     ],
 )

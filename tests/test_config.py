@@ -481,25 +481,25 @@ BAD_FOR_CHECK = [
     pytest.param(
         _set("policies.page-hard.levels.2.notify", ["eng-director"]),
         None,
-        1,
+        2,
         "policies.page-hard.levels[2].notify: channel 'eng-director' is no tag",
         id="channel-no-tag",
     ),
     pytest.param(
         _set("status_updates.remind", ["war-room"]),
         None,
-        1,
+        2,
         "status_updates.remind: channel 'war-room' is no tag",
         id="status-channel-no-tag",
     ),
     pytest.param(
         None,
         CHANNEL_URLS + "  - notaschema://x:\n      - tag: team-chat\n",
-        1,
+        2,
         "notaschema://x",
         id="unparsable-apprise-url",
     ),
-    pytest.param(_without_apprise, None, 1, "channels: cannot read", id="missing-apprise-file"),
+    pytest.param(_without_apprise, None, 2, "channels: cannot read", id="missing-apprise-file"),
 ]
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
-from daemon.config.exposure import exposure_problems
+from daemon.config.exposure import exposure_problems, is_loopback_host
 from daemon.config.settings import Settings
 from notifiers.channels import ChannelError, Channels, load_channels
 from notifiers.postmortem import Postmortems
@@ -49,6 +50,7 @@ def check(settings: Settings, now: datetime | None = None) -> Report:
     except TemplateProblem as exc:
         report.problems.append(str(exc))
     report.problems.extend(exposure_problems(settings))
+    report.warnings.extend(silent_setups(settings))
     report.warnings.extend(not_acted_on(settings))
     if not settings.api_tokens:
         report.warnings.append("api_tokens is empty: every /api/v1 call will be refused")
@@ -108,4 +110,24 @@ def rotation_gaps(settings: Settings, now: datetime) -> list[str]:
                 f"{key}: oncall:{schedule_name}/{rotation_name} has nobody on call from {first}"
                 f" ({len(gaps)} gap{'s' if len(gaps) != 1 else ''} in the next 28 days)"
             )
+    return warnings
+
+
+def silent_setups(settings: Settings) -> list[str]:
+    """Configurations that run but would page nobody, or hand out links that lead nowhere."""
+    warnings = []
+    if settings.channels is None:
+        warnings.append("channels is not set: nothing will page anyone (no notification can be sent)")
+    if not settings.routes:
+        warnings.append("routes is empty: no incident will page anyone")
+    listen_host, _, listen_port = settings.listen.rpartition(":")
+    url = urlsplit(settings.public_url)
+    public_port = url.port or (443 if url.scheme == "https" else 80)
+    host = (url.hostname or "").strip("[]")
+    # Behind a proxy the ports may well differ; on loopback or the listen host itself they should not.
+    if str(public_port) != listen_port and (host == listen_host.strip("[]") or is_loopback_host(host)):
+        warnings.append(
+            f"public_url {settings.public_url} names port {public_port} but tocsin listens on {settings.listen}: "
+            "links in notifications (acknowledge, incident) will not reach it"
+        )
     return warnings

@@ -28,7 +28,11 @@ PLACEHOLDER = "change-me"
 
 
 def is_loopback(listen: str) -> bool:
-    host = listen.rpartition(":")[0].strip("[]")
+    return is_loopback_host(listen.rpartition(":")[0])
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]")
     if host == "localhost":
         return True
     try:

@@ -40,7 +40,7 @@ async def _incident_response(request: web.Request, incident_id: str, status: int
 @api_token
 async def list_incidents(request: web.Request) -> web.Response:
     where = IncidentFilter(
-        state=_choice(request, "state", [s.value for s in State]),
+        state=_choice(request, "state", [*(s.value for s in State), "open"]),
         severity=_choice(request, "severity", [s.value for s in Severity]),
         service=request.query.get("service") or None,
     )

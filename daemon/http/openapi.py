@@ -127,7 +127,11 @@ def document() -> dict[str, Any]:
                 },
                 errors=(400, 401),
                 params=[
-                    _q("state", "filter", ["triggered", "acknowledged", "mitigated", "resolved"]),
+                    _q(
+                        "state",
+                        "filter (open: all but resolved)",
+                        ["triggered", "acknowledged", "mitigated", "resolved", "open"],
+                    ),
                     _q("severity", "filter", ["SEV1", "SEV2", "SEV3", "SEV4"]),
                     _q("service", "filter"),
                     _q("limit", "1-500, default 50"),

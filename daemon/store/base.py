@@ -42,7 +42,7 @@ class IncidentView:
 
 @dataclass(frozen=True, slots=True)
 class IncidentFilter:
-    state: str | None = None
+    state: str | None = None  # one of the states, or "open" (all but resolved)
     severity: str | None = None
     service: str | None = None
 

@@ -605,7 +605,7 @@ class RedisStore(RedisOverrides, RedisSilences):
     async def list_incidents(self, where: IncidentFilter, limit: int, after: str | None) -> Page[Incident]:
         def keep(i: Incident) -> bool:
             return (
-                (where.state is None or i.state.value == where.state)
+                (where.state is None or i.state.value == where.state or (where.state == "open" and i.state.is_open))
                 and (where.severity is None or i.severity.value == where.severity)
                 and (where.service is None or i.service == where.service)
             )

@@ -543,8 +543,13 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self, table: str, where: dict[str, str | None], limit: int, after: str | None, decode: Callable[[Any], T]
     ) -> Page[T]:
         """Rows of ``table`` newest first (by ``seq``), filtered by equal columns, from the cursor on."""
-        clauses = [f"{column} = ?" for column, value in where.items() if value is not None]
-        args: list[object] = [value for value in where.values() if value is not None]
+        # state "open": every state but resolved.
+        clauses = [
+            "state != 'resolved'" if (column, value) == ("state", "open") else f"{column} = ?"
+            for column, value in where.items()
+            if value is not None
+        ]
+        args: list[object] = [v for c, v in where.items() if v is not None and (c, v) != ("state", "open")]
         if after is not None:
             clauses.append("seq < ?")
             args.append(cursor.decode(after))
