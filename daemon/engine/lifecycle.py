@@ -53,7 +53,7 @@ def acknowledge(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> boo
         escalation.stop_ladder(ctx, incident)
     ctx.log(incident, Kind.ACKNOWLEDGED, "acknowledged" + _said(actor, note), actor)
     observe(ctx, incident, MTTA)
-    escalation.notify_paged(ctx, incident, NotifyReason.ACKNOWLEDGED, note=f"acknowledged by {actor}")
+    escalation.notify_paged(ctx, incident, NotifyReason.ACKNOWLEDGED, note="Acknowledged" + _said(actor, note))
     return True
 
 
@@ -77,7 +77,7 @@ def mitigate(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
     escalation.stop_ladder(ctx, incident)
     ctx.log(incident, Kind.MITIGATED, "mitigated" + _said(actor, note), actor)
     observe(ctx, incident, MTTM)
-    escalation.notify_paged(ctx, incident, NotifyReason.MITIGATED, note=f"mitigated by {actor}")
+    escalation.notify_paged(ctx, incident, NotifyReason.MITIGATED, note="Mitigated" + _said(actor, note))
     return True
 
 
@@ -103,7 +103,7 @@ def resolve(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
     ctx.log(incident, Kind.RESOLVED, "resolved" + _said(actor, note), actor)
     observe(ctx, incident, MTTM)
     observe(ctx, incident, MTTR)
-    escalation.notify_paged(ctx, incident, NotifyReason.RESOLVED, note=f"resolved by {actor}")
+    escalation.notify_paged(ctx, incident, NotifyReason.RESOLVED, note="Resolved" + _said(actor, note))
     return True
 
 
