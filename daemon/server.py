@@ -21,6 +21,7 @@ from daemon.config.settings import Settings
 from daemon.http.app import build_app
 from daemon.http.keys import SERVICES
 from daemon.http.serving import Runner
+from daemon.http.tls import server_context
 
 log = structlog.get_logger("tocsin")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -69,7 +70,8 @@ async def serve(settings: Settings, reuse_port: bool = False) -> None:
     runner = Runner(app, handle_signals=False, shutdown_timeout=drain * REQUESTS_SHARE, access_log=None)
     await runner.setup()
     host, port = split_listen(settings.listen)
-    site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)
+    ssl_context = server_context(settings.tls) if settings.tls.enabled else None
+    site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as exc:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from daemon.config.exposure import exposure_problems, is_loopback_host
 from daemon.config.settings import Settings
+from daemon.http.tls import TlsProblem, server_context
 from notifiers.channels import ChannelError, Channels, load_channels
 from notifiers.postmortem import Postmortems
 from notifiers.render import Renderer, TemplateProblem
@@ -50,6 +51,11 @@ def check(settings: Settings, now: datetime | None = None) -> Report:
     except TemplateProblem as exc:
         report.problems.append(str(exc))
     report.problems.extend(exposure_problems(settings))
+    if settings.tls.enabled:
+        try:
+            server_context(settings.tls)
+        except TlsProblem as exc:
+            report.problems.append(str(exc))
     report.warnings.extend(silent_setups(settings))
     report.warnings.extend(not_acted_on(settings))
     if not settings.api_tokens:
@@ -67,7 +73,6 @@ NOT_ACTED_ON = {
     "heartbeats": "no heartbeat is watched and none can be missed",
     "sources.grafana_oncall": "the Grafana OnCall integration URLs are not served",
     "board": "there is no web board",
-    "tls": "tocsin serves plain HTTP",
 }
 
 
@@ -76,8 +81,6 @@ def not_acted_on(settings: Settings) -> list[str]:
     given = set(settings.model_fields_set)
     if "grafana_oncall" in settings.sources.model_fields_set and settings.sources.grafana_oncall.integrations:
         given.add("sources.grafana_oncall")
-    if not (settings.tls.cert_file or settings.tls.key_file):
-        given.discard("tls")
     for key in ("maintenance", "heartbeats"):
         if not getattr(settings, key):
             given.discard(key)

@@ -152,6 +152,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: Mapping[s
         value = getattr(settings, key)
         if value is not None and not Path(value).is_absolute():
             update[key] = str((base / value).resolve())
+    tls = {
+        key: str((base / value).resolve()) if value and not Path(value).is_absolute() else value
+        for key, value in (("cert_file", settings.tls.cert_file), ("key_file", settings.tls.key_file))
+    }
+    update["tls"] = settings.tls.model_copy(update=tls)
     return settings.model_copy(update=update)
 
 

@@ -90,6 +90,10 @@ class TlsConfig(StrictModel):
     cert_file: str = ""
     key_file: str = ""
 
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert_file and self.key_file)
+
     @model_validator(mode="after")
     def _both(self) -> TlsConfig:
         if bool(self.cert_file) != bool(self.key_file):
