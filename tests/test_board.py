@@ -16,6 +16,8 @@ from tests.conftest import MakeTocsin
 from tests.sinks import HttpSink
 from tests.support import SEV1, Tocsin, am_alert, am_webhook, make_settings
 
+pytestmark = pytest.mark.both_stores
+
 INC = "INC-2026-0001"
 
 
@@ -120,6 +122,14 @@ async def test_a_tampered_session_cookie_is_no_session(tocsin: Tocsin) -> None:
     tocsin.client.session.cookie_jar.clear()
     response = await tocsin.client.get("/", headers={"Cookie": f"tocsin_session={forged}"}, allow_redirects=False)
     assert response.status == 303
+
+
+async def test_sign_out_ends_the_session_in_this_browser(tocsin: Tocsin) -> None:
+    await sign_in(tocsin)
+    response = await submit(tocsin, "/signout", {}, "/")
+    assert response.headers["Location"] == "/signin"
+    assert response.cookies["tocsin_session"].value == ""
+    assert (await tocsin.client.get("/", allow_redirects=False)).status == 303
 
 
 async def test_the_api_never_accepts_the_session_cookie(tocsin: Tocsin) -> None:
