@@ -170,6 +170,7 @@ async def test_forms_without_the_right_csrf_token_are_403_and_change_nothing(toc
         (f"/incidents/{INC}/status-update", {"phase": "identified", "message": "forged"}),
         ("/silences", {"incident": INC, "fingerprint": "higherrorrate-checkout-web-1", "duration": "1h"}),
         ("/oncall/overrides", {"rotation": "platform/primary", "person": "bob", "duration": "8h"}),
+        ("/signout", {}),
     ]
     for path, data in posts:
         form = dict(data) if token is None else {**data, "csrf": token}
@@ -279,6 +280,19 @@ async def test_an_override_from_the_board_changes_who_is_on_call(tocsin: Tocsin)
     names = {"alice": "Alice Ng", "bob": "Bob Okafor", "carol": "Carol Diaz"}
     row = shown.split('data-rotation="platform/primary"')[1].split("</li>")[0]
     assert f'<strong class="person">{names[standin]}</strong>' in row
+
+
+async def test_an_override_can_be_removed_from_the_board(tocsin: Tocsin) -> None:
+    await sign_in(tocsin, "carol")
+    data = {"rotation": "platform/daytime", "person": "bob", "duration": "1d", "note": "covering"}
+    await submit(tocsin, "/oncall/overrides", data, "/oncall")
+    [override] = (await tocsin.api("GET", "/api/v1/schedules/platform/overrides"))["overrides"]
+    shown = await page(tocsin, "/oncall")
+    assert f'action="/oncall/overrides/platform/{override["id"]}/remove"' in shown
+    await submit(tocsin, f"/oncall/overrides/platform/{override['id']}/remove", {}, "/oncall")
+    assert (await tocsin.api("GET", "/api/v1/schedules/platform/overrides"))["overrides"] == []
+    response = await submit(tocsin, f"/oncall/overrides/platform/{override['id']}/remove", {}, "/oncall", status=404)
+    assert "no override" in await response.text()
 
 
 async def test_an_override_for_an_unknown_person_is_refused_and_said(tocsin: Tocsin) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import structlog
 from aiohttp import web
 
 from daemon.board.auth import Form, action, page
@@ -17,6 +18,7 @@ from daemon.store.overrides import NewOverride
 from daemon.timefmt import utc
 from rules.durations import parse_duration
 
+log = structlog.get_logger("tocsin.oncall")
 OVERRIDE_DURATIONS = ("1h", "2h", "4h", "8h", "12h", "1d", "2d", "1w")
 LIVE_EVERY_MS = 5000
 
@@ -45,6 +47,8 @@ async def _page(request: web.Request, who: Visitor, status: int = 200, error: st
         }
         for r in oncall_rows(settings, overrides, now)
     ]
+    # Current and future overrides, so that one added by mistake can be taken back here.
+    listed = [o for name in settings.schedules for o in await svc.store.list_overrides(name, ending_after=now)]
     return render(
         request,
         who,
@@ -52,6 +56,7 @@ async def _page(request: web.Request, who: Visitor, status: int = 200, error: st
         status,
         title="On call",
         rows=rows,
+        overrides=listed,
         error=error,
         people=settings.people,
         override_durations=OVERRIDE_DURATIONS,
@@ -96,4 +101,14 @@ async def add_override(request: web.Request, who: Visitor, form: Form) -> web.St
         return await _page(request, who, 422, "; ".join(problems))
     note = form.get("note", "").strip()[:4000]
     await save_override(svc, NewOverride(schedule_name, rotation, person, start, end, note, who.person, now))
+    raise web.HTTPSeeOther("/oncall")
+
+
+@action
+async def remove_override(request: web.Request, who: Visitor, form: Form) -> web.StreamResponse:
+    svc = request.app[SERVICES]
+    schedule, override_id = request.match_info["schedule"], request.match_info["id"]
+    if not await svc.store.delete_override(schedule, override_id):
+        return await _page(request, who, 404, f"{schedule} has no override {override_id!r} (any more)")
+    log.info("override_deleted", schedule=schedule, id=override_id, actor=who.person)
     raise web.HTTPSeeOther("/oncall")

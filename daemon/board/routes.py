@@ -24,6 +24,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/incidents/{id}/{action}", incidents.act, name="board:act")
     r.add_get("/oncall", oncall.oncall_page, name="board:oncall")
     r.add_post("/oncall/overrides", oncall.add_override, name="board:add-override")
+    r.add_post("/oncall/overrides/{schedule}/{id}/remove", oncall.remove_override, name="board:remove-override")
     r.add_get("/silences", silences.silences_page, name="board:silences")
     r.add_post("/silences", silences.create_from_alert, name="board:silences")
     r.add_post("/silences/{id}/expire", silences.expire_silence, name="board:expire-silence")
