@@ -46,7 +46,7 @@ async def test_without_a_session_a_page_sends_to_sign_in_and_back(tocsin: Tocsin
 
 
 async def test_sign_in_only_sends_back_to_this_site(tocsin: Tocsin) -> None:
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/a\\b"):
         response = await sign_in(tocsin, next_=target)
         assert response.headers["Location"] == "/"
 

@@ -50,8 +50,11 @@ def visitor(request: web.Request) -> Visitor | None:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: never ``//host`` or ``/\\host``, which browsers take for another site."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """Only a path on this site: never ``//host``, which browsers take for another site, nor a backslash or a
+    control character anywhere (browsers read a backslash as a slash, and drop tabs and newlines)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return "/"
     return target
 
