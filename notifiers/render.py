@@ -109,7 +109,7 @@ class Renderer:
                     raise TemplateProblem(f"templates: {name} cannot render a {reason.value} message: {exc}") from exc
 
     def incident_url(self, incident_id: str) -> str:
-        return f"{self.public_url}/api/v1/incidents/{incident_id}"
+        return f"{self.public_url}/incidents/{incident_id}"  # the board's page (through sign-in)
 
     def ack_url(self, incident: Incident, now: datetime, person: str | None = None) -> str:
         token = sign(self._secret, incident.id, now + self._ttl, incident.episode, person)

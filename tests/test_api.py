@@ -75,12 +75,14 @@ def entries(incident: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def api_routes(t: Tocsin) -> list[tuple[str, str]]:
-    """(method, canonical path) of every route the app registers, HEAD and OPTIONS aside."""
+    """(method, canonical path) of every route the app registers, HEAD and OPTIONS and the board's pages aside."""
     return sorted(
         {
             (route.method, route.resource.canonical)
             for route in t.client.app.router.routes()
-            if route.method not in ("HEAD", "OPTIONS") and route.resource is not None
+            if route.method not in ("HEAD", "OPTIONS")
+            and route.resource is not None
+            and not (route.resource.name or "").startswith("board:")
         }
     )
 

@@ -35,7 +35,7 @@ async def test_the_first_page_reads_well(paging: Tocsin, http_sink: HttpSink) ->
         "- HighErrorRate (web-2): 5xx ratio above 5%\n"
         "\n"
         "Acknowledge: <ack link>\n"
-        "Incident: http://127.0.0.1:9097/api/v1/incidents/INC-2026-0001"
+        "Incident: http://127.0.0.1:9097/incidents/INC-2026-0001"
     )
 
 
@@ -49,7 +49,7 @@ async def test_a_hand_declared_incident_says_so_without_zero_alerts_or_empty_lin
     body = text(http_sink, "oncall-primary")
     assert body == (
         "SEV1 triggered: declared by hand for checkout.\n\nAcknowledge: <ack link>\n"
-        "Incident: http://127.0.0.1:9097/api/v1/incidents/INC-2026-0001"
+        "Incident: http://127.0.0.1:9097/incidents/INC-2026-0001"
     )
     assert "0 alerts" not in body
 
@@ -73,7 +73,7 @@ async def test_the_note_a_person_wrote_travels_with_the_notice(
     assert http_sink.titles("oncall-primary")[-1] == f"[SEV1] INC-2026-0001 HighErrorRate on checkout ({reason})"
     assert (
         text(http_sink, "oncall-primary")
-        == f"{expected}\nIncident: http://127.0.0.1:9097/api/v1/incidents/INC-2026-0001"
+        == f"{expected}\nIncident: http://127.0.0.1:9097/incidents/INC-2026-0001"
     )
 
 
@@ -85,5 +85,5 @@ async def test_a_reminder_says_how_to_post_an_update(paging: Tocsin, http_sink: 
     assert text(http_sink, "team-chat") == (  # the incident-comms tag is on the team-chat URL
         "Status update due: no status update for INC-2026-0001 within its cadence.\n"
         'Post one: tocsin incidents status-update INC-2026-0001 investigating|identified|monitoring|resolved -m "…"\n'
-        "Incident: http://127.0.0.1:9097/api/v1/incidents/INC-2026-0001"
+        "Incident: http://127.0.0.1:9097/incidents/INC-2026-0001"
     )

@@ -29,7 +29,7 @@ async def test_sev1_pages_primary_at_once_by_http_and_mail(
     assert "Runbook: https://runbooks.example/5xx" in page["message"]
     assert "Source: http://prometheus:9090/graph?g0.expr=rate" in page["message"]
     assert "Acknowledge: http://127.0.0.1:9097/ack/" in page["message"]
-    assert "Incident: http://127.0.0.1:9097/api/v1/incidents/INC-2026-0001" in page["message"]
+    assert "Incident: http://127.0.0.1:9097/incidents/INC-2026-0001" in page["message"]
     [mail] = smtp_sink.messages
     assert mail["Subject"] == "[SEV1] INC-2026-0001 HighErrorRate on checkout"
     assert "Acknowledge: http://127.0.0.1:9097/ack/" in text_of(mail)

@@ -72,7 +72,6 @@ NOT_ACTED_ON = {
     "maintenance": "no alert is silenced by a maintenance window",
     "heartbeats": "no heartbeat is watched and none can be missed",
     "sources.grafana_oncall": "the Grafana OnCall integration URLs are not served",
-    "board": "there is no web board",
 }
 
 

@@ -64,6 +64,12 @@ def exposure_problems(settings: Settings) -> list[str]:
                     f"{key}: the published example secret {value!r} is in force while tocsin listens on "
                     f"{settings.listen}, beyond loopback; set your own (e.g. `openssl rand -hex 32`)"
                 )
+    board = settings.board
+    if board.trusted_header and not loopback and not board.trusted_proxies:
+        problems.append(
+            f"board.trusted_header: {board.trusted_header!r} names the person, tocsin listens on {settings.listen}, "
+            "beyond loopback, and board.trusted_proxies is empty; list the proxies that set the header"
+        )
     if settings.link_secret is None and not (
         loopback and settings.workers == 1 and settings.store.startswith("sqlite")
     ):

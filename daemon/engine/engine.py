@@ -13,6 +13,7 @@ from daemon.engine.context import ACTOR, Ctx, correlation_key
 from daemon.engine.events import (
     AcknowledgeAlert,
     Action,
+    AddNote,
     AlertsReceived,
     Declare,
     Event,
@@ -72,7 +73,12 @@ class Engine:
                 )
             case AcknowledgeAlert(fingerprint=fp):
                 return Needs(fingerprints=frozenset({fp}))
-            case Transition(incident_id=iid) | Patch(incident_id=iid) | PostStatusUpdate(incident_id=iid):
+            case (
+                Transition(incident_id=iid)
+                | Patch(incident_id=iid)
+                | PostStatusUpdate(incident_id=iid)
+                | AddNote(incident_id=iid)
+            ):
                 return Needs(incident_ids=frozenset({iid}), members=True)
             case TimerFired(timer=timer):
                 return Needs(incident_ids=frozenset({timer.incident_id}), members=True)
@@ -103,6 +109,8 @@ class Engine:
                 self._patch(ctx, event)
             case PostStatusUpdate():
                 self._status_update(ctx, event)
+            case AddNote():
+                ctx.log(self._incident(ctx, event.incident_id), Kind.NOTE, event.text, event.actor)
             case TimerFired():
                 self._timer(ctx, event)
             case PagerDutyIncident():

@@ -86,6 +86,15 @@ class PostStatusUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class AddNote:
+    """A person's note on the timeline (from the board); it changes nothing else."""
+
+    incident_id: str
+    actor: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     timer: Timer
 
@@ -107,5 +116,13 @@ class PagerDutyIncident:
 
 
 Event = (
-    AlertsReceived | AcknowledgeAlert | Transition | Declare | Patch | PostStatusUpdate | TimerFired | PagerDutyIncident
+    AlertsReceived
+    | AcknowledgeAlert
+    | Transition
+    | Declare
+    | Patch
+    | PostStatusUpdate
+    | AddNote
+    | TimerFired
+    | PagerDutyIncident
 )

@@ -64,6 +64,7 @@ def _summary(view: IncidentView) -> str:
     return (
         f"<p><strong>{escape(i.id)}</strong> [{i.severity.value}] {escape(i.title)}<br>"
         f"state: {i.state.value}, {i.firing_alerts} alert(s) firing</p>"
+        f'<p><a href="/incidents/{escape(i.id)}">Open {escape(i.id)} on the board</a></p>'
     )
 
 

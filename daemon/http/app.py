@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from daemon.board.routes import add_routes as add_board_routes
 from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.engine.events import Action
@@ -68,4 +69,5 @@ def build_app(
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
+    add_board_routes(app)
     return app

@@ -16,6 +16,7 @@ from daemon.http.keys import SERVICES
 from daemon.http.models import OverrideBody
 from daemon.ingest.errors import IngestError
 from daemon.roster import oncall_rows, shifts
+from daemon.services import Services
 from daemon.signing import calendar_token, check_calendar_token
 from daemon.store.overrides import NewOverride, StoredOverride
 from daemon.timefmt import iso, parse_iso
@@ -44,7 +45,11 @@ def _time(request: web.Request, name: str, default: datetime) -> datetime:
 
 
 async def _overrides(request: web.Request, schedule: str) -> list[Override]:
-    services = request.app[SERVICES]
+    return await overrides_in_force(request.app[SERVICES], schedule)
+
+
+async def overrides_in_force(services: Services, schedule: str) -> list[Override]:
+    """The stored overrides of a schedule that still name a configured rotation and person."""
     found = await services.store.list_overrides(schedule)
     return [o.rule() for o in found if not _override_json(o, services.settings)["stale"]]
 
@@ -69,33 +74,45 @@ async def add_override(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     name, schedule = _schedule_or_404(request)
     body = await parse_json_body(request, OverrideBody, OVERRIDE_BODY_LIMIT)
-    problems = []
-    if body.rotation not in schedule.rotations:
-        problems.append(f"rotation: {name} has no rotation {body.rotation!r} ({', '.join(schedule.rotations)})")
-    if body.person not in services.settings.people:
-        problems.append(f"person: unknown person {body.person!r} ({', '.join(services.settings.people) or 'none'})")
-    if body.start.tzinfo is None or body.end.tzinfo is None:
-        problems.append("start, end: need a time zone (Z or ±HH:MM)")
-    elif body.end <= body.start:
-        problems.append("end: must be later than start")
+    problems = override_problems(services.settings, name, schedule, body.rotation, body.person, body.start, body.end)
     if problems:
         raise IngestError(422, "invalid_override", "; ".join(problems), problems)
-    stored = await services.store.add_override(
-        NewOverride(
-            name,
-            body.rotation,
-            body.person,
-            parse_iso(body.start.isoformat()),
-            parse_iso(body.end.isoformat()),
-            body.note,
-            body.actor,
-            services.clock.now(),
-        )
+    new = NewOverride(
+        name,
+        body.rotation,
+        body.person,
+        parse_iso(body.start.isoformat()),
+        parse_iso(body.end.isoformat()),
+        body.note,
+        body.actor,
+        services.clock.now(),
     )
-    log.info(
-        "override_added", schedule=name, rotation=body.rotation, person=body.person, id=stored.id, actor=body.actor
-    )
+    stored = await save_override(services, new)
     return json_response(_override_json(stored, services.settings), 201)
+
+
+def override_problems(
+    settings: Settings, name: str, schedule: Schedule, rotation: str, person: str, start: datetime, end: datetime
+) -> list[str]:
+    """Why an override cannot be added (the API answers 422 with these; the board shows them)."""
+    problems = []
+    if rotation not in schedule.rotations:
+        problems.append(f"rotation: {name} has no rotation {rotation!r} ({', '.join(schedule.rotations)})")
+    if person not in settings.people:
+        problems.append(f"person: unknown person {person!r} ({', '.join(settings.people) or 'none'})")
+    if start.tzinfo is None or end.tzinfo is None:
+        problems.append("start, end: need a time zone (Z or ±HH:MM)")
+    elif end <= start:
+        problems.append("end: must be later than start")
+    return problems
+
+
+async def save_override(services: Services, new: NewOverride) -> StoredOverride:
+    stored = await services.store.add_override(new)
+    log.info(
+        "override_added", schedule=new.schedule, rotation=new.rotation, person=new.person, id=stored.id, actor=new.actor
+    )
+    return stored
 
 
 @api_token

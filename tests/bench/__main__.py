@@ -20,16 +20,16 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tests.bench import parts
+from tests.bench import board, parts
 from tests.bench.loadgen import wrk_path
 from tests.bench.parts import Options, PageRun, StateResult, ThroughputRun
 from tests.bench.procs import ALERTMANAGER, REAPER, require
 from tests.bench.report import median, ms, num, ratio, say, summarize, table
 from tests.support import ROOT
 
-PARTS = ("sqlite", "redis", "alertmanager", "page", "state")
-FULL = {"duration": 10, "runs": 3, "warmup": 2, "pages": 100, "state_services": 10_000}
-QUICK = {"duration": 3, "runs": 1, "warmup": 1, "pages": 20, "state_services": 1_000}
+PARTS = ("sqlite", "redis", "alertmanager", "page", "state", "board")
+FULL = {"duration": 10, "runs": 3, "warmup": 2, "pages": 100, "state_services": 10_000, "board_incidents": 10_000}
+QUICK = {"duration": 3, "runs": 1, "warmup": 1, "pages": 20, "state_services": 1_000, "board_incidents": 1_000}
 
 
 def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Namespace]:
@@ -65,6 +65,11 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Name
         help=f"services (= open incidents) for the RSS figure (default {FULL['state_services']:,})",
     )
     g.add_argument("--state-alerts", type=int, default=10, help="warning alerts per service for the RSS figure")
+    g.add_argument(
+        "--board-incidents",
+        type=int,
+        help=f"incidents in the store for the board's list figure (default {FULL['board_incidents']:,})",
+    )
     o = p.add_argument_group("what to run")
     o.add_argument(
         "--only",
@@ -103,6 +108,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Name
         page_load=args.page_load,
         state_services=pick("state_services"),
         state_per_service=args.state_alerts,
+        board_incidents=pick("board_incidents"),
     )
     if opts.connections < opts.threads:
         p.error("--connections must be at least --threads")
@@ -113,7 +119,7 @@ def preflight(selected: list[str]) -> None:
     """Say clearly what is missing before starting anything."""
     if {"sqlite", "redis", "alertmanager"} & set(selected) and wrk_path() is None:
         raise SystemExit("bench: wrk not found on PATH; install it (apt-get install wrk), or run --only page,state")
-    if {"redis", "page", "state"} & set(selected):
+    if {"redis", "page", "state", "board"} & set(selected):
         require("redis-server", "install Debian's redis-server (apt-get install redis-server)")
     if "alertmanager" in selected:
         require(ALERTMANAGER, "install Debian's prometheus-alertmanager (apt-get install prometheus-alertmanager)")
@@ -315,6 +321,13 @@ async def bench(opts: Options, selected: list[str], workdir: Path) -> None:
                 run_dir.mkdir()
                 states[store] = await parts.state_run(opts, store, run_dir)
                 parts.describe_state(states[store])
+            say()
+        if "board" in selected:
+            for store in ("sqlite", "redis"):
+                run_dir = workdir / f"board-{store}"
+                run_dir.mkdir()
+                open_ = min(100, opts.board_incidents)
+                board.describe_board(await board.board_run(store, opts.board_incidents, open_, run_dir))
             say()
         say("=" * 100)
         if throughput:

@@ -56,6 +56,7 @@ class Options:
     page_load: float  # alerts/s of background duplicates while paging
     state_services: int
     state_per_service: int
+    board_incidents: int = 10_000
 
 
 @dataclass

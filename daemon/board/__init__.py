@@ -1,0 +1,1 @@
+"""The web board (DESIGN §14): server-rendered pages over the same store, pipeline and events as the API."""
