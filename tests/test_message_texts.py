@@ -71,10 +71,7 @@ async def test_the_note_a_person_wrote_travels_with_the_notice(
     await paging.api("POST", f"/api/v1/incidents/INC-2026-0001/{action}", {"actor": "dave", "note": note})
     await paging.tick()
     assert http_sink.titles("oncall-primary")[-1] == f"[SEV1] INC-2026-0001 HighErrorRate on checkout ({reason})"
-    assert (
-        text(http_sink, "oncall-primary")
-        == f"{expected}\nIncident: http://127.0.0.1:9097/incidents/INC-2026-0001"
-    )
+    assert text(http_sink, "oncall-primary") == f"{expected}\nIncident: http://127.0.0.1:9097/incidents/INC-2026-0001"
 
 
 async def test_a_reminder_says_how_to_post_an_update(paging: Tocsin, http_sink: HttpSink) -> None:
