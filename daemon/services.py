@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings
 from daemon.engine.engine import Engine
+from daemon.engine.events import StartedUp
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.retention import Retention
@@ -129,6 +130,9 @@ async def start_services(
         postmortems,
         Retention(store, clock, settings.retention),
     )
+    if settings.heartbeats:
+        # Before any timer fires: after downtime, heartbeats get a full period from now (DESIGN §13).
+        await pipeline.submit(StartedUp())
     if background:
         services.retention.start()
         scheduler.start()

@@ -61,8 +61,6 @@ def check(settings: Settings, now: datetime | None = None) -> Report:
 
 # Sections of the configuration that this version validates but does not act on yet, and what that means.
 NOT_ACTED_ON = {
-    "maintenance": "no alert is silenced by a maintenance window",
-    "heartbeats": "no heartbeat is watched and none can be missed",
     "sources.grafana_oncall": "the Grafana OnCall integration URLs are not served",
     "board": "there is no web board",
     "tls": "tocsin serves plain HTTP",
@@ -76,9 +74,6 @@ def not_acted_on(settings: Settings) -> list[str]:
         given.add("sources.grafana_oncall")
     if not (settings.tls.cert_file or settings.tls.key_file):
         given.discard("tls")
-    for key in ("maintenance", "heartbeats"):
-        if not getattr(settings, key):
-            given.discard(key)
     warnings = [f"{key}: parsed, not acted on yet: {what}" for key, what in NOT_ACTED_ON.items() if key in given]
     warnings += [
         f"schedules.{name}.handoff_notice: parsed, not acted on yet: nobody is told before their shift starts"

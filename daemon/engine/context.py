@@ -8,6 +8,7 @@ from datetime import datetime
 
 from daemon.config.settings import Settings
 from daemon.domain import Alert, Incident, Kind
+from daemon.engine import silencing
 from daemon.engine.state import Decision, Slice
 from rules.severity import Severity
 
@@ -45,6 +46,15 @@ class Ctx:
 
     def key_of(self, labels: Mapping[str, str]) -> str:
         return correlation_key(self.settings.correlation.group_by, labels)
+
+    def silenced_by(self, labels: Mapping[str, str]) -> list[str]:
+        """The silences and maintenance windows holding alerts with these labels now (DESIGN §12)."""
+        return silencing.silenced_by(self.s.silences, self.settings.maintenance, labels, self.now)
+
+    def all_silenced(self, incident: Incident) -> bool:
+        """At least one firing alert, and every one of them silenced (needs the incident's members loaded)."""
+        members = self.s.firing_members.get(incident.id, [])
+        return bool(members) and all(self.silenced_by(a.labels) for a in members)
 
     def log(self, incident: Incident, kind: Kind, text: str, actor: str = ACTOR) -> None:
         self.d.log(incident, self.now, actor, kind, text)

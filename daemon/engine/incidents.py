@@ -30,6 +30,11 @@ def _common_labels(alerts: list[Alert]) -> dict[str, str]:
     return common
 
 
+def unsilenced_orphans(ctx: Ctx, key: str) -> list[Alert]:
+    """The firing alerts of ``key`` in no incident that may join one now: those a silence holds wait for its end."""
+    return [o for o in ctx.s.orphans.pop(key, []) if o.status is AlertStatus.FIRING and not ctx.silenced_by(o.labels)]
+
+
 def attach(ctx: Ctx, incident: Incident, alert: Alert, kind: Kind, quiet: bool = False) -> None:
     """Make ``alert`` (firing) a member of ``incident`` and count it; ``quiet`` when another line names it."""
     if alert.incident_id != incident.id:
@@ -50,7 +55,7 @@ def attach(ctx: Ctx, incident: Incident, alert: Alert, kind: Kind, quiet: bool =
 def declare(ctx: Ctx, alert: Alert) -> Incident:
     """A firing alert at or above ``declare_at`` with no open incident for its key declares one."""
     key = alert.correlation_key
-    joining = [alert] + [o for o in ctx.s.orphans.pop(key, []) if o is not alert and o.status is AlertStatus.FIRING]
+    joining = [alert] + [o for o in unsilenced_orphans(ctx, key) if o is not alert]
     labels = _common_labels(joining)
     incident = Incident(
         id=ctx.s.ids.next_incident_id(ctx.now),
@@ -99,9 +104,8 @@ def reopen(ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event
     ctx.fresh.add(incident.id)
     ctx.touched[incident.id] = incident
     ctx.log(incident, Kind.REOPENED, f"reopened by {actor}: {why}" if why else f"reopened by {actor}", actor)
-    for orphan in ctx.s.orphans.pop(incident.correlation_key, []):
-        if orphan.status is AlertStatus.FIRING:
-            attach(ctx, incident, orphan, Kind.ALERT_JOINED)
+    for orphan in unsilenced_orphans(ctx, incident.correlation_key):
+        attach(ctx, incident, orphan, Kind.ALERT_JOINED)
 
 
 def place_firing(ctx: Ctx, alert: Alert, refire: bool) -> None:

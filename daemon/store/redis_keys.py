@@ -127,5 +127,8 @@ class Keys:
     def override_counter(self) -> str:
         return self("seq", "override")
 
+    def unplaced(self) -> str:  # set: fingerprints of firing alerts in no incident (every orphans:<key> together)
+        return self("unplaced")
+
     def silences(self) -> str:  # hash: silence id -> JSON
         return self("silences")
