@@ -166,3 +166,19 @@ async def test_a_maintenance_window_silences_storage_until_four_in_berlin(paged:
     await paged.tick(60)  # 04:00: the window ends while it still fires
     assert sorted(i["service"] for i in await paged.incidents()) == ["db", "storage"]
     assert (await alerts(paged))[alert["fingerprint"]]["silenced_by"] == []
+
+
+async def test_an_incident_firing_only_under_a_silence_is_not_raised_until_the_silence_ends(paged: Tocsin) -> None:
+    # severity=warning: SEV3. long-running raises to SEV2 after 30m of firing.
+    alert = am_alert("QueueBacklog", service="billing", severity="warning", starts_at=at(paged, 0))
+    await paged.post_alertmanager(am_webhook(alert))
+    [incident] = await paged.incidents()
+    assert incident["severity"] == "SEV3"
+    paged.clock.advance(60)
+    await silence(paged, 39, ("service", "billing"))  # until 40m
+    await paged.tick(30 * 60)  # 31m: the raise fell due while silenced
+    assert (await paged.incident(incident["id"]))["severity"] == "SEV3"
+    await paged.tick(9 * 60)  # 40m: the silence ended, still firing
+    view = await paged.incident(incident["id"])
+    assert view["severity"] == "SEV2"
+    assert any("raise long-running" in text for text in kinds(view, "severity_changed"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from daemon.domain import Alert, AlertStatus, Incident, Kind, Source, State
-from daemon.engine import escalation, lifecycle, transitions
+from daemon.domain import Alert, AlertStatus, Incident, Kind, Source, State, Timer, TimerKind
+from daemon.engine import escalation, lifecycle, silencing, transitions
 from daemon.engine.context import ACTOR, Ctx
 from daemon.engine.state import KeyInUse, Observation
 from daemon.engine.transitions import Event, Outcome
@@ -156,9 +156,13 @@ def set_severity(
 def _breadth(ctx: Ctx, incident: Incident) -> tuple[Severity, str] | None:
     """The most severe breadth raise that matches now; each raise rule matches once per incident."""
     best: tuple[Severity, str] | None = None
+    # Alerts that joined before a silence count as firing, but not for raises (DESIGN §12): known where the
+    # incident's members were loaded (lifecycle and timer decisions); alerts that join are never silenced.
+    members = ctx.s.firing_members.get(incident.id, [])
+    firing = incident.firing_alerts - sum(1 for a in members if ctx.silenced_by(a.labels))
     for rule in ctx.settings.severity.raises:
         needed = rule.when.firing_alerts
-        if needed is None or rule.name in incident.raises or incident.firing_alerts < needed:
+        if needed is None or rule.name in incident.raises or firing < needed:
             continue
         if rule.when.firing_for is not None and not _firing_for(ctx, incident, rule.when.firing_for):
             continue
@@ -167,7 +171,7 @@ def _breadth(ctx: Ctx, incident: Incident) -> tuple[Severity, str] | None:
         incident.raises.append(rule.name)
         ctx.d.touch_incident(incident)
         if best is None or rule.severity > best[0]:
-            best = (rule.severity, f"raise {rule.name} ({incident.firing_alerts} alerts firing)")
+            best = (rule.severity, f"raise {rule.name} ({firing} alerts firing)")
     return best
 
 
@@ -189,6 +193,16 @@ def raise_check_due(ctx: Ctx, incident: Incident, rule_name: str) -> None:
     if rule.when.firing_alerts is not None and incident.firing_alerts < rule.when.firing_alerts:
         return
     if not _firing_for(ctx, incident, rule.when.firing_for) or not matches_all(rule.matchers, incident.labels):
+        return
+    if ctx.all_silenced(incident):
+        # Firing only under silences raises nothing: look again when the first of them ends.
+        ends = [
+            end
+            for a in ctx.s.firing_members.get(incident.id, [])
+            if (end := silencing.held_until(ctx.s.silences, ctx.settings.maintenance, a.labels, ctx.now)) is not None
+        ]
+        key = escalation.timer_key(incident, TimerKind.RAISE, rule.name)
+        ctx.d.set_timer(Timer(key, TimerKind.RAISE, incident.id, min(ends), {"rule": rule.name}))
         return
     incident.raises.append(rule.name)
     ctx.d.touch_incident(incident)
