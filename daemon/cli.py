@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from daemon import cli_oncall
+from daemon import cli_oncall, cli_silences
 from daemon.client import ApiError, Client
 from daemon.config.check import check
 from daemon.config.loader import ConfigError, load_settings
@@ -165,12 +165,13 @@ def parser() -> argparse.ArgumentParser:
     url = argparse.ArgumentParser(add_help=False)
     url.add_argument("--url", default=os.environ.get("TOCSIN_URL", "http://127.0.0.1:9097"))
     cli_oncall.add_parsers(sub, url)
+    cli_silences.add_parsers(sub, url)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command in ("incidents", "oncall", "schedules", "overrides"):
+    if args.command in ("incidents", "oncall", "schedules", "overrides", "silences", "heartbeats"):
         # `tocsin incidents show X | head` should end quietly, as other command-line tools do.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     result: int = args.func(args)
