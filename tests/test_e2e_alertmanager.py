@@ -27,7 +27,7 @@ from tests.support import AM_TOKEN, API_TOKEN, ROOT, am_alert, am_webhook, make_
 pytestmark = pytest.mark.e2e
 
 DEPLOY = ROOT / "deploy"
-RULES = [DEPLOY / "prometheus" / "recording.yml", DEPLOY / "prometheus" / "alerts.yml"]
+RULES = [DEPLOY / "prometheus" / name for name in ("recording.yml", "alerts.yml", "watchdog.yml")]
 MTTA_RULE = "severity:tocsin_incident_time_to_acknowledge_seconds:mean1d"
 
 
