@@ -21,6 +21,7 @@ from daemon.pipeline import Pipeline
 from daemon.store import Store, open_store
 from daemon.store.base import Delivery, IncidentFilter
 from daemon.store.cursor import BadCursor
+from daemon.store.redis import RedisStore
 from notifiers.render import Renderer
 from rules.matchers import Matcher, MatchType
 from rules.severity import Severity
@@ -326,6 +327,22 @@ async def test_silences_commit_with_a_decision_and_load_by_their_end(store: Stor
     loaded = await store.load(Needs(silences=True, silences_at=t, timer_owners=frozenset({"silence:s-running"})))
     assert loaded.silences == [running]  # only those that may still hold an alert at t
     assert list(loaded.timers.values()) == [timer]
+    # Kept for retention, then forgotten.
+    await store.purge(t - timedelta(minutes=2))
+    assert {x.id for x in await store.list_silences()} == {"s-ended", "s-running"}
+    await store.purge(t)
+    assert await store.list_silences() == [running]
+    assert (await store.load(Needs(silences=True, silences_at=t - timedelta(hours=3)))).silences == [running]
+
+
+async def test_silences_saved_before_the_end_index_existed_are_still_found(store: Store) -> None:
+    t = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    matchers = (Matcher.create("service", MatchType.EQUAL, "db"),)
+    running = Silence("s-old", matchers, t - timedelta(hours=1), t + timedelta(hours=1), "a", "", t)
+    await store.save_silences([running])
+    if isinstance(store, RedisStore):  # as a store written by an earlier version left it: the hash alone
+        await store.r.delete(store.keys.silence_ends())
+    assert (await store.load(Needs(silences=True, silences_at=t))).silences == [running]
 
 
 async def test_unplaced_firing_alerts_are_loaded_with_their_keys(

@@ -469,7 +469,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                 return await self.overrides_of(names)
             case loading.SilencesAt(at=at):
                 # Not version-checked either: a silence is in force as of the decision's ``now``.
-                return [s for s in await self.list_silences() if at is None or s.ends_at > at]
+                return await self.silences_ending_after(at)
             case loading.UnplacedFiring():
                 loose = sorted(fp.decode() for fp in await r.smembers(k.unplaced()))
                 return [
@@ -532,7 +532,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                 for n in d.notifications
             ],
             "webhooks": sorted(d.webhooks),
-            "silences": [[x.id, silence_codec.encode(x).decode()] for x in d.silences],
+            "silences": [[x.id, silence_codec.encode(x).decode(), _ts(x.ends_at)] for x in d.silences],
             "nkey_ttl": int(NOTIFICATION_KEY_TTL.total_seconds()),
             "webhook_ttl": int(WEBHOOK_TTL.total_seconds()),
             "settle_ms": SETTLE_MS,
@@ -689,6 +689,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                 gone += int(await self._purge_incident(args=[self.keys.base, iid.decode(), cutoff]))
             for fp in await self.r.zrangebyscore(self.keys.resolved_alerts, "-inf", f"({cutoff}"):
                 await self._purge_alert(args=[self.keys.base, fp.decode(), cutoff])
+            await self.purge_silences(cutoff)
             return gone
 
         return await self._call(work)

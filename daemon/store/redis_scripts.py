@@ -112,7 +112,10 @@ for _, n in ipairs(p.notifications) do
   end
 end
 for _, id in ipairs(p.webhooks) do redis.call('SET', k('webhook', id), '1', 'EX', p.webhook_ttl) end
-for _, x in ipairs(p.silences) do redis.call('HSET', k('silences'), x[1], x[2]) end
+for _, x in ipairs(p.silences) do
+  redis.call('HSET', k('silences'), x[1], x[2])
+  redis.call('ZADD', k('silences', 'ends'), x[3], x[1])
+end
 for _, id in ipairs(p.locks) do
   if redis.call('GET', k('lock', id)) == p.token then redis.call('DEL', k('lock', id)) end
 end

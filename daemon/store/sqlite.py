@@ -673,6 +673,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
             total += done
         while await self._write(alerts) > 0:
             pass
+        # Expired silences are kept for retention too (amtool lists them with --expired), then forgotten.
+        await self._write(lambda conn: conn.execute("DELETE FROM silences WHERE ends_at < ?", (before.timestamp(),)))
         return total
 
     @staticmethod
