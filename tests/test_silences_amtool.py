@@ -108,6 +108,7 @@ async def test_an_amtool_silence_holds_a_matching_alert_until_it_is_expired(
             [stored] = (await _get(session, daemon.url, "/api/v1/alerts"))["alerts"]
             assert stored["silenced_by"] == [silence_id]
             assert (await _get(session, daemon.url, "/api/v1/incidents"))["incidents"] == []
+            assert http_sink.started == 0  # no sink was paged
 
             expired = await amtool(daemon, http_config, "silence", "expire", silence_id)
             assert expired.returncode == 0, expired.stderr

@@ -182,3 +182,29 @@ async def test_an_incident_firing_only_under_a_silence_is_not_raised_until_the_s
     view = await paged.incident(incident["id"])
     assert view["severity"] == "SEV2"
     assert any("raise long-running" in text for text in kinds(view, "severity_changed"))
+
+
+async def test_a_refire_under_a_silence_neither_refires_nor_reopens_until_the_silence_ends(
+    paged: Tocsin, http_sink: HttpSink
+) -> None:
+    alert = am_alert(starts_at=at(paged, 0))
+    await paged.post_alertmanager(am_webhook(alert))
+    await paged.post_alertmanager(am_webhook(resolved(alert, ends_at=at(paged, 1))))
+    [incident] = await paged.incidents()
+    assert incident["state"] == "mitigated"  # SEV1: verified for 15 minutes
+    await silence(paged, 40, ("service", "checkout"))
+    await paged.post_alertmanager(am_webhook(am_alert(starts_at=at(paged, 2))))  # fires again, silenced
+    assert (await paged.incident(incident["id"]))["state"] == "mitigated"  # no re-fire: not back to triggered
+    await paged.tick(15 * 60)
+    assert (await paged.incident(incident["id"]))["state"] == "resolved"  # nothing fired again, unsilenced
+    pages = http_sink.count("oncall-primary")
+    await paged.post_alertmanager(am_webhook(am_alert(starts_at=at(paged, 0))))  # a redelivery: no reopen
+    await paged.tick(10 * 60)
+    assert (await paged.incident(incident["id"]))["state"] == "resolved"
+    assert http_sink.count("oncall-primary") == pages
+    # The silence ends 40m in, within reopen_within (30m) of the resolution: the still-firing alert reopens it.
+    await paged.tick(15 * 60)
+    view = await paged.incident(incident["id"])
+    assert view["state"] == "triggered"
+    assert any(e["kind"] == "reopened" for e in view["timeline"])
+    assert http_sink.count("oncall-primary") == pages + 1
