@@ -173,3 +173,19 @@ async def test_two_redis_replicas_declare_one_incident(make_tocsin: MakeTocsin, 
     await one.tick()
     three = await make_tocsin(shared)
     assert (await states(three))["watchdog"]["due"] == iso(three, timedelta(minutes=6) - ALIVE_EVERY)
+
+
+@pytest.mark.both_stores
+async def test_an_alert_that_becomes_a_ping_no_longer_joins_incidents(make_tocsin: MakeTocsin) -> None:
+    # Before a heartbeat named it, Watchdog (SEV4 here) was an ordinary alert kept in no incident.
+    before = await make_tocsin({"channels": None, "heartbeats": []})
+    dog = am_alert("Watchdog", service="monitoring", severity="info", fingerprint="watchdog")
+    await before.post_alertmanager(am_webhook(dog))
+    await before.client.close()
+    after = await make_tocsin({"channels": None})
+    await after.post_alertmanager(am_webhook(dog))  # now a ping of the watchdog heartbeat
+    assert (await states(after))["watchdog"]["state"] == "up"
+    await after.post_alertmanager(am_webhook(am_alert("HighLatency", service="monitoring")))
+    [incident] = await after.incidents()
+    view = await after.incident(incident["id"])
+    assert [a["labels"]["alertname"] for a in view["alerts"]] == ["HighLatency"]
