@@ -208,3 +208,17 @@ async def test_a_refire_under_a_silence_neither_refires_nor_reopens_until_the_si
     assert view["state"] == "triggered"
     assert any(e["kind"] == "reopened" for e in view["timeline"])
     assert http_sink.count("oncall-primary") == pages + 1
+
+
+async def test_a_persons_later_step_due_while_silenced_is_skipped(paged: Tocsin, http_sink: HttpSink) -> None:
+    # page-platform: level 2 at 15m pages person:carol, whose own ladder mails her 2 minutes later.
+    await paged.post_alertmanager(am_webhook(am_alert(service="api", team="platform", starts_at=at(paged, 0))))
+    await paged.tick()
+    [incident] = await paged.incidents()
+    await paged.tick(15 * 60)
+    assert http_sink.count("carol-push") == 1
+    await silence(paged, 30, ("team", "platform"))
+    await paged.tick(2 * 60)
+    assert http_sink.count("carol-mail") == 0
+    view = await paged.incident(incident["id"])
+    assert "carol (step 1) skipped: every firing alert is silenced" in kinds(view, "level_skipped")
