@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,3 +190,25 @@ async def test_an_alert_that_becomes_a_ping_no_longer_joins_incidents(make_tocsi
     [incident] = await after.incidents()
     view = await after.incident(incident["id"])
     assert [a["labels"]["alertname"] for a in view["alerts"]] == ["HighLatency"]
+
+
+async def test_tocsin_starts_with_its_store_down_and_extends_deadlines_once_it_is_back(
+    make_tocsin: MakeTocsin, tmp_path: Path
+) -> None:
+    server = RedisServer(tmp_path, appendfsync="always")
+    server.start()
+    try:
+        store = {"channels": None, "store": server.url}
+        first = await make_tocsin(store)
+        await ping(first, "watchdog")
+        await first.client.close()
+        server.stop()
+        first.clock.advance(10 * 60)
+        again = await make_tocsin(store)  # starts, not ready: the start-up decision waits for the store
+        assert (await again.client.get("/readyz")).status == 503
+        server.start()
+        await again.tick()  # the scheduler decides the start-up first, then the timers due
+        assert (await states(again))["watchdog"]["due"] == iso(again, timedelta(minutes=6))
+        assert await again.incidents() == []
+    finally:
+        server.stop()
