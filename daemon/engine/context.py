@@ -43,13 +43,17 @@ class Ctx:
     refired: set[str] = field(default_factory=set)
     # The most severe alert that joined each incident in this decision, with the rule that classified it.
     candidates: dict[str, tuple[Severity, str]] = field(default_factory=dict)
+    # The silences in force at ``now``, indexed once per decision (built at the first question).
+    active: silencing.ActiveSilences | None = None
 
     def key_of(self, labels: Mapping[str, str]) -> str:
         return correlation_key(self.settings.correlation.group_by, labels)
 
     def silenced_by(self, labels: Mapping[str, str]) -> list[str]:
         """The silences and maintenance windows holding alerts with these labels now (DESIGN §12)."""
-        return silencing.silenced_by(self.s.silences, self.settings.maintenance, labels, self.now)
+        if self.active is None:
+            self.active = silencing.ActiveSilences(self.s.silences, self.now)
+        return self.active.holding(labels) + silencing.windows_holding(self.settings.maintenance, labels, self.now)
 
     def all_silenced(self, incident: Incident) -> bool:
         """At least one firing alert, and every one of them silenced (needs the incident's members loaded)."""

@@ -25,13 +25,13 @@ async def silenced_now(request: web.Request) -> SilencedBy:
     """Which silences and windows hold a firing alert now (computed when read, DESIGN's API table)."""
     svc = request.app[SERVICES]
     now = svc.clock.now()
-    kept = await svc.store.list_silences()
+    active = silencing.ActiveSilences(await svc.store.list_silences(), now)
     windows = svc.settings.maintenance
 
     def silenced_by(alert: Alert) -> list[str]:
         if alert.status is not AlertStatus.FIRING:
             return []
-        return silencing.silenced_by(kept, windows, alert.labels, now)
+        return active.holding(alert.labels) + silencing.windows_holding(windows, alert.labels, now)
 
     return silenced_by
 
