@@ -222,3 +222,19 @@ async def test_a_persons_later_step_due_while_silenced_is_skipped(paged: Tocsin,
     assert http_sink.count("carol-mail") == 0
     view = await paged.incident(incident["id"])
     assert "carol (step 1) skipped: every firing alert is silenced" in kinds(view, "level_skipped")
+
+
+async def test_alerts_silenced_after_joining_count_for_no_breadth_raise(paged: Tocsin) -> None:
+    # wide-outage raises to SEV1 at 5 firing alerts. Four warnings (SEV3) join, then are silenced.
+    first = [am_alert("QueueBacklog", service="billing", severity="warning", instance=f"q-{n}") for n in range(4)]
+    await paged.post_alertmanager(am_webhook(*first))
+    [incident] = await paged.incidents()
+    await silence(paged, 60, ("alertname", "QueueBacklog"))
+    await paged.post_alertmanager(am_webhook(am_alert("Latency", service="billing", severity="warning")))
+    await paged.tick()  # the raise check, with the incident's members
+    view = await paged.incident(incident["id"])
+    assert view["firing_alerts"] == 5  # they count as firing (for mitigation) ...
+    assert view["severity"] == "SEV3"  # ... but not for the raise
+    await paged.api("DELETE", f"/api/v2/silence/{(await paged.api('GET', '/api/v2/silences'))[0]['id']}")
+    await paged.post_alertmanager(am_webhook(am_alert("Errors", service="billing", severity="warning")))
+    assert (await paged.incident(incident["id"]))["severity"] == "SEV1"  # unsilenced: 6 firing, raised

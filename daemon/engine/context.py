@@ -55,6 +55,12 @@ class Ctx:
             self.active = silencing.ActiveSilences(self.s.silences, self.now)
         return self.active.holding(labels) + silencing.windows_holding(self.settings.maintenance, labels, self.now)
 
+    def anything_silenced(self) -> bool:
+        """Whether some silence or maintenance window is in force now (whatever it matches)."""
+        if self.active is None:
+            self.active = silencing.ActiveSilences(self.s.silences, self.now)
+        return self.active.any() or any(silencing.window_active(w, self.now) for w in self.settings.maintenance)
+
     def all_silenced(self, incident: Incident) -> bool:
         """At least one firing alert, and every one of them silenced (needs the incident's members loaded)."""
         members = self.s.firing_members.get(incident.id, [])

@@ -76,6 +76,9 @@ class ActiveSilences:
             else:
                 self.by_pair.setdefault(pair, []).append((i, silence))
 
+    def any(self) -> bool:
+        return bool(self.by_pair or self.others)
+
     def holding(self, labels: Mapping[str, str]) -> list[str]:
         """The ids of those holding alerts with these labels, in the order the silences were given."""
         found = [c for pair in labels.items() for c in self.by_pair.get(pair, ())]
