@@ -85,7 +85,7 @@ def _held(ctx: Ctx, alert: Alert) -> bool:
     for window in ctx.settings.maintenance:
         owner = silencing.window_id(window)
         if owner in by:
-            ctx.d.set_timer(Timer(end_timer(owner), TimerKind.SWEEP, owner, silencing.window_end(window, ctx.now)))
+            ctx.d.set_timer(Timer(end_timer(owner), TimerKind.SWEEP, owner, ctx.window_end(window)))
     return True
 
 

@@ -10,6 +10,7 @@ from daemon.config.settings import Settings
 from daemon.domain import Alert, Incident, Kind
 from daemon.engine import silencing
 from daemon.engine.state import Decision, Slice
+from rules.oncall import MaintenanceWindow
 from rules.severity import Severity
 
 ACTOR = "tocsin"  # the actor of every automatic decision
@@ -45,6 +46,8 @@ class Ctx:
     candidates: dict[str, tuple[Severity, str]] = field(default_factory=dict)
     # The silences in force at ``now``, indexed once per decision (built at the first question).
     active: silencing.ActiveSilences | None = None
+    # When each maintenance window in force now ends (searched minute by minute: once per decision).
+    window_ends: dict[str, datetime] = field(default_factory=dict)
 
     def key_of(self, labels: Mapping[str, str]) -> str:
         return correlation_key(self.settings.correlation.group_by, labels)
@@ -60,6 +63,12 @@ class Ctx:
         if self.active is None:
             self.active = silencing.ActiveSilences(self.s.silences, self.now)
         return self.active.any() or any(silencing.window_active(w, self.now) for w in self.settings.maintenance)
+
+    def window_end(self, window: MaintenanceWindow) -> datetime:
+        name = silencing.window_id(window)
+        if name not in self.window_ends:
+            self.window_ends[name] = silencing.window_end(window, self.now)
+        return self.window_ends[name]
 
     def all_silenced(self, incident: Incident) -> bool:
         """At least one firing alert, and every one of them silenced (needs the incident's members loaded)."""
