@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-from daemon import cli_incidents, cli_oncall
+from daemon import cli_incidents, cli_oncall, cli_silences
 from daemon.config.check import check
 from daemon.config.loader import ConfigError, load_settings
 
@@ -130,6 +130,7 @@ def parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check_config)
     cli_incidents.add_parsers(sub, common)
     cli_oncall.add_parsers(sub, common)
+    cli_silences.add_parsers(sub, common)
     return p
 
 

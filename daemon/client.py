@@ -37,7 +37,9 @@ class Client:
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             try:
-                message = json.loads(raw)["error"]["message"]
+                parsed = json.loads(raw)
+                # /api/v2 answers errors as a bare JSON string, as Alertmanager does.
+                message = parsed if isinstance(parsed, str) else parsed["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 message = raw.decode(errors="replace") or exc.reason
             raise ApiError(exc.code, f"{exc.code}: {message}") from None

@@ -59,6 +59,7 @@ class Kind(StrEnum):
     STATUS_UPDATE = "status_update"
     STATUS_UPDATE_DUE = "status_update_due"
     NOTE = "note"
+    LEVEL_SKIPPED = "level_skipped"
 
 
 class TimerKind(StrEnum):
@@ -67,6 +68,11 @@ class TimerKind(StrEnum):
     REMIND = "remind"  # a status update is due
     RAISE = "raise"  # a raise-by-duration rule may match
     PERSON = "person"  # the next step of a paged person's own ladder is due
+    # Not an incident's: the ``incident_id`` of these timers names what they belong to (``silence:<id>``,
+    # ``maintenance:<name>``, ``resume``, ``heartbeat:<name>``, ``tocsin``).
+    SWEEP = "sweep"  # a silence or maintenance window ends: release the alerts it held, resume ladders
+    HEARTBEAT = "heartbeat"  # a heartbeat's deadline: no ping came within expect_every + grace
+    ALIVE = "alive"  # some replica is running: re-armed by whoever fires it (start-up reads how late it is)
 
 
 @dataclass(slots=True)

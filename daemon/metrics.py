@@ -124,6 +124,33 @@ class Metrics:
             # With several workers: the worker answering the scrape has just read the store.
             multiprocess_mode="mostrecent",
         )
+        self.alerts_silenced = Counter(
+            f"{p}alerts_silenced",
+            "Alerts that fired into an active silence or maintenance window, by source.",
+            ["source"],
+            registry=registry,
+        )
+        self.silences = Gauge(
+            f"{p}silences",
+            "Silences kept, by state (read from the store).",
+            ["state"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.heartbeat_up = Gauge(
+            f"{p}heartbeat_up",
+            "1 while the heartbeat is pinged in time, 0 once missed or before its first ping.",
+            ["heartbeat"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.heartbeat_last_ping = Gauge(
+            f"{p}heartbeat_last_ping_timestamp_seconds",
+            "When the heartbeat was last pinged (Unix time; absent before its first ping).",
+            ["heartbeat"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
         self.timer_lag = Histogram(
             f"{p}timer_lag_seconds",
             "How late durable timers fired.",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 from daemon.clock import Clock
 from daemon.dedup import SeenReports
 from daemon.domain import Alert
+from daemon.engine import heartbeats
 from daemon.engine.engine import Engine
 from daemon.engine.events import AlertIn, AlertsReceived, Event
 from daemon.engine.state import Decision, Slice
@@ -45,7 +47,10 @@ class Pipeline:
             decision.notifications = [renderer.render(intent, s, now) for intent in decision.intents]
             return decision
 
-        return await self.store.decide(engine.needs(event), decide, self._committed)
+        needs = engine.needs(event)
+        if needs.silences:
+            needs = replace(needs, silences_at=now)  # the silences in force at the decision's own now
+        return await self.store.decide(needs, decide, self._committed)
 
     def _committed(self, decision: Decision) -> None:
         """The effects of a stored decision, applied by the store once it is stored: also when its caller was
@@ -53,13 +58,19 @@ class Pipeline:
         if decision.alerts:
             self.seen.forget(decision.alerts)
         self.metrics.observe(decision.observations)
+        for source in decision.silenced:
+            self.metrics.alerts_silenced.labels(source).inc()
         for listener in self._listeners:
             listener(decision)
 
     async def submit_alerts(self, reports: tuple[AlertIn, ...]) -> Decision:
         """Alerts from a source: those identical to what was last committed for them are answered at once,
         those identical to a decision under way wait for it; only the rest are decided."""
-        fresh, waits, known = self.seen.sort(reports)
+        # A heartbeat's alert is a ping at every delivery (DESIGN §13): never answered from the fast path.
+        pings = [r for r in reports if heartbeats.of_labels(self.engine.settings, r.source, r.labels)]
+        ping_ids = {id(r) for r in pings}
+        fresh, waits, known = self.seen.sort(r for r in reports if id(r) not in ping_ids)
+        fresh.extend(pings)
         if known and self.store.shared:
             # Others write this store too: skip only what is still as this process left it.
             stored = await self.store.alert_versions([r.fingerprint for r, _ in known])

@@ -8,7 +8,7 @@ from datetime import timedelta
 import structlog
 
 from daemon.clock import Clock
-from daemon.engine.events import TimerFired
+from daemon.engine.events import Event, TimerFired
 from daemon.engine.state import Decision
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
@@ -38,6 +38,9 @@ class Scheduler:
         self.lease = lease
         # Failure drills only (TOCSIN_FAULT_TIMER_STALL): hold claimed timers this long before firing them.
         self.stall = stall
+        # Decided before the first timer is claimed (the start-up decision, if the store could not take it at
+        # start): retried with the loop until the store answers.
+        self.before_first: Event | None = None
         self._wake = asyncio.Event()
         self._background = Background("scheduler", self._loop)
         pipeline.listen(self._on_decision)
@@ -48,6 +51,9 @@ class Scheduler:
 
     async def run_due(self) -> int:
         """Claim and fire every timer due now; returns how many fired."""
+        if self.before_first is not None:
+            await self.pipeline.submit(self.before_first)
+            self.before_first = None
         fired = 0
         while True:
             now = self.clock.now()

@@ -14,11 +14,13 @@ from prometheus_client import CollectorRegistry
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings
 from daemon.engine.engine import Engine
+from daemon.engine.events import StartedUp
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.retention import Retention
 from daemon.scheduler import Scheduler
 from daemon.store import Store, open_store
+from daemon.store.base import StoreUnavailable
 from notifiers.channels import load_channels
 from notifiers.dispatch import Dispatcher
 from notifiers.postmortem import Postmortems
@@ -129,6 +131,16 @@ async def start_services(
         postmortems,
         Retention(store, clock, settings.retention),
     )
+    if settings.heartbeats:
+        # Before any timer fires: after downtime, heartbeats get a full period from now (DESIGN §13). A store
+        # down at start-up must not keep tocsin from starting: the scheduler then decides it first, once it can.
+        try:
+            await pipeline.submit(StartedUp())
+        except StoreUnavailable as exc:
+            log.warning(
+                "startup_deferred", error=str(exc), hint="heartbeat deadlines are checked once the store is back"
+            )
+            scheduler.before_first = StartedUp()
     if background:
         services.retention.start()
         scheduler.start()

@@ -6,6 +6,7 @@ deploy/prometheus/'s configuration and rules with only its targets and intervals
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from tests.support import AM_TOKEN, API_TOKEN, ROOT, am_alert, am_webhook, make_
 pytestmark = pytest.mark.e2e
 
 DEPLOY = ROOT / "deploy"
-RULES = [DEPLOY / "prometheus" / "recording.yml", DEPLOY / "prometheus" / "alerts.yml"]
+RULES = [DEPLOY / "prometheus" / name for name in ("recording.yml", "alerts.yml", "watchdog.yml")]
 MTTA_RULE = "severity:tocsin_incident_time_to_acknowledge_seconds:mean1d"
 
 
@@ -158,6 +159,50 @@ async def test_alertmanager_pages_through_tocsin_by_webhook_and_pagerduty(
     metrics = await _metrics(daemon.url)
     assert 'tocsin_alerts_received_total{source="alertmanager"}' in metrics
     assert 'tocsin_alerts_received_total{source="pagerduty"}' in metrics
+
+
+async def test_alertmanager_watchdog_keeps_the_heartbeat_up_until_it_stops(tmp_path: Path, sink: HttpSink) -> None:
+    # deploy/'s recipe with real short timings: a 3 s heartbeat, the Watchdog route re-sending every second.
+    beat = {"name": "watchdog", "alertname": "Watchdog", "expect_every": "3s", "severity": "SEV2"}
+    overrides = {"notify": {"retries": 0}, "heartbeats": [{**beat, "service": "monitoring"}]}
+    daemon = TocsinProcess(write_config(tmp_path, overrides, sink=sink.address), free_port())
+    config_path = alertmanager_config(daemon.url, tmp_path)
+    config = yaml.safe_load(config_path.read_text())
+    [watchdog_route] = [r for r in config["route"]["routes"] if r["matchers"] == ['alertname="Watchdog"']]
+    assert watchdog_route["receiver"] == "tocsin"
+    watchdog_route.update(group_interval="1s", repeat_interval="1s")
+    config_path.write_text(yaml.safe_dump(config))
+    am = alertmanager(config_path, free_port(), tmp_path)
+    try:
+        daemon.start()
+        await daemon.wait_ready()
+        await am.start()
+        now = datetime.now(UTC)
+        await am.post(
+            "/api/v2/alerts", [am_post({"alertname": "Watchdog", "service": ""}, now, now + timedelta(hours=1))]
+        )
+
+        async def state(wanted: str) -> dict[str, Any] | None:
+            [found] = (await tocsin_api(daemon, "/api/v1/heartbeats"))["heartbeats"]
+            return found if found["state"] == wanted else None
+
+        first = await until(lambda: state("up"), "the Watchdog to ping the heartbeat")
+        # Re-sent by Alertmanager, each delivery a ping: still up after more than a period.
+        await asyncio.sleep(4)
+        later = await state("up")
+        assert later is not None, "the heartbeat missed while Alertmanager kept sending the Watchdog"
+        assert later["last_ping"] > first["last_ping"]
+        assert (await tocsin_api(daemon, "/api/v1/incidents"))["incidents"] == []
+
+        am.stop()  # monitoring goes quiet
+        await until(lambda: state("missed"), "the heartbeat to miss once Alertmanager stopped")
+        [incident] = (await tocsin_api(daemon, "/api/v1/incidents"))["incidents"]
+        assert (incident["title"], incident["severity"]) == ("HeartbeatMissed on monitoring", "SEV2")
+        await sink.wait_for("oncall-primary", timeout=20)
+        assert any(incident["id"] in t for t in sink.titles("oncall-primary"))
+    finally:
+        am.stop()
+        daemon.stop()
 
 
 async def _resolved_pages(sink: HttpSink, *incident_ids: str) -> bool | None:

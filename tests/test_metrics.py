@@ -191,7 +191,9 @@ async def test_series_count_stays_bounded(tocsin: Tocsin) -> None:
     # Without `service`, every label value comes from a fixed vocabulary (`le` from the fixed buckets).
     vocabulary = {
         "severity": set(SEVERITIES),
-        "state": {"triggered", "acknowledged", "mitigated"},
+        # Incident states, and silence states (tocsin_silences).
+        "state": {"triggered", "acknowledged", "mitigated", "pending", "active", "expired"},
+        "heartbeat": {b.name for b in tocsin.settings.heartbeats},  # the configured ones only
         "source": {"alertmanager", "pagerduty", "pagerduty_webhook"},
         "level": {"0", "1", "2"},  # the levels of the example's policies
         "reason": set(REJECTIONS),

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.process import TocsinProcess
+from tests.process import TocsinProcess, free_port
 from tests.programs import require
-from tests.support import API_TOKEN
+from tests.sinks import HttpSink
+from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -72,3 +76,48 @@ async def test_amtool_without_the_api_token_is_refused(daemon: TocsinProcess, tm
     refused = await amtool(daemon, nothing, "silence", "add", "service=db", "--comment=x")
     assert refused.returncode != 0
     assert "401" in refused.stderr or "Unauthorized" in refused.stderr
+
+
+async def _post(session: aiohttp.ClientSession, url: str, payload: Any) -> None:
+    headers = {"Authorization": f"Bearer {AM_TOKEN}"}
+    async with session.post(f"{url}/api/v1/alerts/alertmanager", json=payload, headers=headers) as response:
+        assert response.status == 200, await response.text()
+
+
+async def _get(session: aiohttp.ClientSession, url: str, path: str) -> Any:
+    async with session.get(f"{url}{path}", headers={"Authorization": f"Bearer {API_TOKEN}"}) as response:
+        assert response.status == 200
+        return await response.json()
+
+
+async def test_an_amtool_silence_holds_a_matching_alert_until_it_is_expired(
+    tmp_path: Path, http_config: Path, http_sink: HttpSink
+) -> None:
+    config = write_config(tmp_path, {"notify": {"retries": 0}}, sink=http_sink.address)
+    daemon = TocsinProcess(config, free_port())
+    try:
+        daemon.start()
+        await daemon.wait_ready()
+        added = await amtool(daemon, http_config, "silence", "add", "service=checkout", "--duration=2h", "--comment=x")
+        assert added.returncode == 0, added.stderr
+        silence_id = added.stdout.strip()
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        alert = am_alert(starts_at=now)  # SEV1 on checkout: it would page oncall-primary at once
+        async with aiohttp.ClientSession() as session:
+            await _post(session, daemon.url, am_webhook(alert))
+            [stored] = (await _get(session, daemon.url, "/api/v1/alerts"))["alerts"]
+            assert stored["silenced_by"] == [silence_id]
+            assert (await _get(session, daemon.url, "/api/v1/incidents"))["incidents"] == []
+            assert http_sink.started == 0  # no sink was paged
+
+            expired = await amtool(daemon, http_config, "silence", "expire", silence_id)
+            assert expired.returncode == 0, expired.stderr
+            # The still-firing alert is taken as if it fired now: it declares and pages at once.
+            await http_sink.wait_for("oncall-primary")
+            [incident] = (await _get(session, daemon.url, "/api/v1/incidents"))["incidents"]
+            assert incident["severity"] == "SEV1"
+            [stored] = (await _get(session, daemon.url, "/api/v1/alerts"))["alerts"]
+            assert stored["silenced_by"] == []
+        assert set(http_sink.received) == {"/oncall-primary"}
+    finally:
+        daemon.stop()

@@ -14,11 +14,11 @@ from daemon.domain import Incident, State
 from daemon.engine.engine import PHASE_TEMPLATES, PHASES
 from daemon.engine.events import Action, AddNote, Event, Patch, PostStatusUpdate, Transition
 from daemon.engine.state import IllegalTransition, NotFound
+from daemon.http.api import silenced_now
 from daemon.http.keys import SERVICES
 from daemon.store.base import IncidentFilter, IncidentView
 from daemon.store.cursor import BadCursor
 from rules.severity import Severity
-from rules.silences import silenced_by
 
 PAGE_SIZE = 50
 OPEN_SHOWN = 200  # open incidents listed per state above the resolved ones
@@ -110,8 +110,7 @@ async def _incident_page(
 ) -> web.Response:
     svc = request.app[SERVICES]
     i = view.incident
-    now = svc.clock.now()
-    silences = await svc.store.list_silences()
+    silenced_by = await silenced_now(request)
     phases = [(p, PHASE_TEMPLATES[p].format(title=i.title)) for p in PHASES]
     phase = _next_phase(i)
     return render(
@@ -123,7 +122,7 @@ async def _incident_page(
         view=view,
         error=error,
         actions=_actions(i),
-        silenced={a.fingerprint: silenced_by(silences, a.labels, now) for a in view.alerts},
+        silenced={a.fingerprint: silenced_by(a) for a in view.alerts},
         silence_durations=SILENCE_DURATIONS,
         phases=phases,
         next_phase=phase,

@@ -12,6 +12,7 @@ from daemon.board.auth import Form, action, page
 from daemon.board.incidents import SILENCE_DURATIONS
 from daemon.board.render import message_page, render
 from daemon.board.visitor import Visitor
+from daemon.engine.events import SaveSilences
 from daemon.http.keys import SERVICES
 from daemon.timefmt import iso
 from rules.durations import parse_duration
@@ -46,7 +47,8 @@ async def create_from_alert(request: web.Request, who: Visitor, form: Form) -> w
         written = post(None, matchers, now, now + parse_duration(form["duration"]), who.person, comment, now)
     except BadSilence as exc:
         return message_page(request, 422, "Not silenced", str(exc), who)
-    await svc.store.save_silences(written)
+    # Through the pipeline, as the API does: the silence and the timer at its end commit together.
+    await svc.pipeline.submit(SaveSilences(tuple(written)))
     new = written[-1]
     log.info(
         "silence_saved",
@@ -66,6 +68,6 @@ async def expire_silence(request: web.Request, who: Visitor, form: Form) -> web.
         return message_page(request, 404, "Unknown silence", "No such silence.", who)
     ended = expire(silence, svc.clock.now())
     if ended is not silence:
-        await svc.store.save_silences([ended])
+        await svc.pipeline.submit(SaveSilences((ended,)))
         log.info("silence_expired", silence=silence.id, actor=who.person)
     raise web.HTTPSeeOther("/silences")

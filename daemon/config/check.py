@@ -69,8 +69,6 @@ def check(settings: Settings, now: datetime | None = None) -> Report:
 
 # Sections of the configuration that this version validates but does not act on yet, and what that means.
 NOT_ACTED_ON = {
-    "maintenance": "no alert is silenced by a maintenance window",
-    "heartbeats": "no heartbeat is watched and none can be missed",
     "sources.grafana_oncall": "the Grafana OnCall integration URLs are not served",
 }
 
@@ -80,9 +78,6 @@ def not_acted_on(settings: Settings) -> list[str]:
     given = set(settings.model_fields_set)
     if "grafana_oncall" in settings.sources.model_fields_set and settings.sources.grafana_oncall.integrations:
         given.add("sources.grafana_oncall")
-    for key in ("maintenance", "heartbeats"):
-        if not getattr(settings, key):
-            given.discard(key)
     warnings = [f"{key}: parsed, not acted on yet: {what}" for key, what in NOT_ACTED_ON.items() if key in given]
     warnings += [
         f"schedules.{name}.handoff_notice: parsed, not acted on yet: nobody is told before their shift starts"

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from daemon.domain import Alert, AlertStatus, Kind, Source
-from daemon.engine import incidents
+from collections.abc import Mapping
+
+from daemon.config.settings import HeartbeatConfig
+from daemon.domain import Alert, AlertStatus, Kind, Source, Timer, TimerKind
+from daemon.engine import heartbeats, incidents, silencing
 from daemon.engine.context import Ctx
 from daemon.engine.events import AlertIn
 from rules.evaluate import classify
+from rules.severity import Severity
+
+
+def _classify(ctx: Ctx, source: Source, labels: Mapping[str, str]) -> tuple[Severity, str | None]:
+    """The severity rules' verdict; tocsin's own HeartbeatMissed alert has its heartbeat's severity instead."""
+    if source is Source.HEARTBEAT:
+        beat = heartbeats.named(ctx.settings, labels.get("heartbeat", ""))
+        if beat is not None:
+            return beat.severity, f"heartbeat:{beat.name}"
+    return classify(ctx.settings.severity.rules, labels)
 
 
 def _new(ctx: Ctx, report: AlertIn) -> Alert:
-    severity, rule = classify(ctx.settings.severity.rules, report.labels)
+    severity, rule = _classify(ctx, report.source, report.labels)
     firing = report.status is AlertStatus.FIRING
     return Alert(
         fingerprint=report.fingerprint,
@@ -51,7 +64,58 @@ def _is_new_episode(alert: Alert, report: AlertIn) -> bool:
     return alert.ends_at is None or report.starts_at > alert.ends_at
 
 
+def end_timer(silence_or_window: str) -> str:
+    return f"{silence_or_window}/end"
+
+
+def _held(ctx: Ctx, alert: Alert) -> bool:
+    """A firing episode starting under a silence or maintenance window: kept, in no incident, until a sweep at
+    the end of what holds it places it as if it fired then (DESIGN §12)."""
+    by = ctx.silenced_by(alert.labels)
+    if not by:
+        return False
+    alert.incident_id = None
+    ctx.d.touch_alert(alert)
+    ctx.d.silenced.append(alert.source.value)
+    # The sweeps at the ends: written again here (idempotent), so a silence stored before it had one gets it.
+    for silence in ctx.s.silences:
+        if silence.id in by:
+            owner = f"silence:{silence.id}"
+            ctx.d.set_timer(Timer(end_timer(owner), TimerKind.SWEEP, owner, silence.ends_at))
+    for window in ctx.settings.maintenance:
+        owner = silencing.window_id(window)
+        if owner in by:
+            ctx.d.set_timer(Timer(end_timer(owner), TimerKind.SWEEP, owner, ctx.window_end(window)))
+    return True
+
+
+def _ping(ctx: Ctx, report: AlertIn, beat: HeartbeatConfig) -> None:
+    """An alert named by a heartbeat: stored, never correlated, and a ping at every firing delivery."""
+    stored = ctx.s.alerts.get(report.fingerprint)
+    if stored is None:
+        stored = _new(ctx, report)
+        ctx.s.alerts[stored.fingerprint] = stored
+    elif report.status is AlertStatus.FIRING and stored.status is AlertStatus.RESOLVED:
+        stored.status, stored.starts_at, stored.ends_at = AlertStatus.FIRING, report.starts_at or ctx.now, None
+        stored.count += 1
+    elif report.status is AlertStatus.RESOLVED and stored.status is AlertStatus.FIRING:
+        stored.status, stored.ends_at = AlertStatus.RESOLVED, report.ends_at or ctx.now
+    _refresh(stored, report)
+    stored.correlation_key = heartbeats.PING_KEY_PREFIX + beat.name
+    stored.incident_id = None
+    stored.version += 1
+    ctx.d.touch_alert(stored)
+    if report.status is AlertStatus.FIRING:
+        resolution = heartbeats.ping(ctx, beat)
+        if resolution is not None:
+            apply(ctx, resolution)
+
+
 def apply(ctx: Ctx, report: AlertIn) -> None:
+    beat = heartbeats.of_labels(ctx.settings, report.source, report.labels)
+    if beat is not None:
+        _ping(ctx, report, beat)
+        return
     stored = ctx.s.alerts.get(report.fingerprint)
     if stored is None and report.status is AlertStatus.RESOLVED and report.source is Source.PAGERDUTY:
         ctx.d.stale += 1  # PagerDuty too ignores a resolve for a dedup_key it never saw triggered
@@ -60,7 +124,7 @@ def apply(ctx: Ctx, report: AlertIn) -> None:
         alert = _new(ctx, report)
         ctx.s.alerts[alert.fingerprint] = alert
         ctx.d.touch_alert(alert)
-        if alert.status is AlertStatus.FIRING:
+        if alert.status is AlertStatus.FIRING and not _held(ctx, alert):
             incidents.place_firing(ctx, alert, refire=False)
         return
 
@@ -85,11 +149,12 @@ def apply(ctx: Ctx, report: AlertIn) -> None:
         if report.labels != stored.labels:
             stored.labels = dict(report.labels)
             stored.correlation_key = ctx.key_of(report.labels)
-        stored.severity, stored.rule = classify(ctx.settings.severity.rules, stored.labels)
+        stored.severity, stored.rule = _classify(ctx, stored.source, stored.labels)
         _refresh(stored, report)
         stored.version += 1
         ctx.d.touch_alert(stored)
-        incidents.place_firing(ctx, stored, refire=True)
+        if not _held(ctx, stored):
+            incidents.place_firing(ctx, stored, refire=True)
         return
 
     # A resolved report.

@@ -8,7 +8,9 @@ from datetime import datetime
 
 from daemon.config.settings import Settings
 from daemon.domain import Alert, Incident, Kind
+from daemon.engine import silencing
 from daemon.engine.state import Decision, Slice
+from rules.oncall import MaintenanceWindow
 from rules.severity import Severity
 
 ACTOR = "tocsin"  # the actor of every automatic decision
@@ -42,9 +44,36 @@ class Ctx:
     refired: set[str] = field(default_factory=set)
     # The most severe alert that joined each incident in this decision, with the rule that classified it.
     candidates: dict[str, tuple[Severity, str]] = field(default_factory=dict)
+    # The silences in force at ``now``, indexed once per decision (built at the first question).
+    active: silencing.ActiveSilences | None = None
+    # When each maintenance window in force now ends (searched minute by minute: once per decision).
+    window_ends: dict[str, datetime] = field(default_factory=dict)
 
     def key_of(self, labels: Mapping[str, str]) -> str:
         return correlation_key(self.settings.correlation.group_by, labels)
+
+    def silenced_by(self, labels: Mapping[str, str]) -> list[str]:
+        """The silences and maintenance windows holding alerts with these labels now (DESIGN §12)."""
+        if self.active is None:
+            self.active = silencing.ActiveSilences(self.s.silences, self.now)
+        return self.active.holding(labels) + silencing.windows_holding(self.settings.maintenance, labels, self.now)
+
+    def anything_silenced(self) -> bool:
+        """Whether some silence or maintenance window is in force now (whatever it matches)."""
+        if self.active is None:
+            self.active = silencing.ActiveSilences(self.s.silences, self.now)
+        return self.active.any() or any(silencing.window_active(w, self.now) for w in self.settings.maintenance)
+
+    def window_end(self, window: MaintenanceWindow) -> datetime:
+        name = silencing.window_id(window)
+        if name not in self.window_ends:
+            self.window_ends[name] = silencing.window_end(window, self.now)
+        return self.window_ends[name]
+
+    def all_silenced(self, incident: Incident) -> bool:
+        """At least one firing alert, and every one of them silenced (needs the incident's members loaded)."""
+        members = self.s.firing_members.get(incident.id, [])
+        return bool(members) and all(self.silenced_by(a.labels) for a in members)
 
     def log(self, incident: Incident, kind: Kind, text: str, actor: str = ACTOR) -> None:
         self.d.log(incident, self.now, actor, kind, text)

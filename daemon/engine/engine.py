@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from daemon.config.settings import Settings
-from daemon.domain import Incident, Kind, NotifyReason, Source, State, TimerKind
-from daemon.engine import alerts, escalation, incidents, lifecycle, mirror, people
+from daemon.domain import AlertStatus, Incident, Kind, NotifyReason, Source, State, Timer, TimerKind
+from daemon.engine import alerts, escalation, heartbeats, incidents, lifecycle, mirror, people
 from daemon.engine.context import ACTOR, Ctx, correlation_key
 from daemon.engine.events import (
     AcknowledgeAlert,
@@ -17,12 +17,16 @@ from daemon.engine.events import (
     AlertsReceived,
     Declare,
     Event,
+    HeartbeatPing,
     PagerDutyIncident,
     Patch,
     PostStatusUpdate,
+    SaveSilences,
+    StartedUp,
     TimerFired,
     Transition,
 )
+from daemon.engine.silencing import RESUME_OWNER
 from daemon.engine.state import Decision, LinkOutdated, Needs, NotFound, Slice, link_outdated
 from daemon.engine.transitions import Event as TableEvent
 from rules.oncall import parse_target
@@ -57,7 +61,17 @@ class Engine:
         needs = self._needs(event)
         if self.paged_schedules and not isinstance(event, AcknowledgeAlert | PagerDutyIncident):
             needs = replace(needs, overrides=self.paged_schedules)
-        return needs
+        # Any decision may meet a silenced alert (hold it, skip a level, release it): the silences come along.
+        return replace(needs, silences=True)
+
+    def _heartbeat_needs(self, names: set[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """The missed alerts and deadline timers of these heartbeats."""
+        if not names:
+            return frozenset(), frozenset()
+        return (
+            frozenset(heartbeats.fingerprint(n) for n in names),
+            frozenset(heartbeats.owner(n) for n in names) | {heartbeats.ALIVE_OWNER},
+        )
 
     def _needs(self, event: Event) -> Needs:
         match event:
@@ -66,10 +80,17 @@ class Engine:
                 firing = frozenset((r.fingerprint, self.key_of(r.labels)) for r in reports if r.status == "firing")
                 # A fingerprint twice in one batch may change state in between: read its key whatever it is.
                 twice = {fp for fp, n in counts.items() if n > 1}
+                pinged = {
+                    beat.name
+                    for r in reports
+                    if r.status == "firing" and (beat := heartbeats.of_labels(self.settings, r.source, r.labels))
+                }
+                missed, owners = self._heartbeat_needs(pinged)
                 return Needs(
-                    fingerprints=frozenset(counts),
+                    fingerprints=frozenset(counts) | missed,
                     keys=frozenset(key for fp, key in firing if fp in twice),
                     firing=firing,
+                    timer_owners=owners,
                 )
             case AcknowledgeAlert(fingerprint=fp):
                 return Needs(fingerprints=frozenset({fp}))
@@ -80,8 +101,31 @@ class Engine:
                 | AddNote(incident_id=iid)
             ):
                 return Needs(incident_ids=frozenset({iid}), members=True)
+            case TimerFired(timer=timer) if timer.kind is TimerKind.SWEEP:
+                return Needs(timer_owners=frozenset({timer.incident_id}), unplaced=True, resume=True, members=True)
+            case TimerFired(timer=timer) if timer.kind is TimerKind.HEARTBEAT:
+                name = timer.incident_id.removeprefix("heartbeat:")
+                missed_alert = heartbeats.fingerprint(name)
+                beat = heartbeats.named(self.settings, name)
+                key = self.key_of(heartbeats.missed_labels(beat) if beat else {})
+                return Needs(
+                    fingerprints=frozenset({missed_alert}),
+                    firing=frozenset({(missed_alert, key)}),
+                    timer_owners=frozenset({timer.incident_id}),
+                )
+            case TimerFired(timer=timer) if timer.kind is TimerKind.ALIVE:
+                _, owners = self._heartbeat_needs({b.name for b in self.settings.heartbeats})
+                return Needs(timer_owners=owners | {timer.incident_id})
             case TimerFired(timer=timer):
                 return Needs(incident_ids=frozenset({timer.incident_id}), members=True)
+            case SaveSilences():
+                return Needs()
+            case HeartbeatPing(name=name):
+                missed, owners = self._heartbeat_needs({name})
+                return Needs(fingerprints=missed, timer_owners=owners)
+            case StartedUp():
+                _, owners = self._heartbeat_needs({b.name for b in self.settings.heartbeats})
+                return Needs(timer_owners=owners)
             case Declare():
                 return Needs(keys=frozenset({self.key_of(self._declare_labels(event))}))
             case PagerDutyIncident(incident_key=key, pd_id=pd_id, webhook_id=webhook_id):
@@ -115,6 +159,12 @@ class Engine:
                 self._timer(ctx, event)
             case PagerDutyIncident():
                 mirror.apply(ctx, event)
+            case SaveSilences():
+                self._save_silences(ctx, event)
+            case HeartbeatPing():
+                self._heartbeat_ping(ctx, event)
+            case StartedUp():
+                heartbeats.started(ctx)
         return ctx.d
 
     # -- alerts -------------------------------------------------------------------------------------
@@ -122,9 +172,45 @@ class Engine:
     def _alerts(self, ctx: Ctx, event: AlertsReceived) -> None:
         for report in event.alerts:
             alerts.apply(ctx, report)
+        self._settle(ctx)
+
+    def _settle(self, ctx: Ctx) -> None:
         ctx.flush_lines()
         for incident in list(ctx.touched.values()):
             incidents.settle(ctx, incident)
+
+    # -- silences and heartbeats --------------------------------------------------------------------
+
+    def _save_silences(self, ctx: Ctx, event: SaveSilences) -> None:
+        """Stored with a sweep at each one's end: an expired one (ended now) sweeps at once."""
+        ctx.d.silences = list(event.silences)
+        for silence in event.silences:
+            owner = f"silence:{silence.id}"
+            ctx.d.set_timer(Timer(alerts.end_timer(owner), TimerKind.SWEEP, owner, silence.ends_at))
+
+    def _sweep(self, ctx: Ctx) -> None:
+        """A silence or window ended: the alerts it held that still fire and nothing else holds are taken as if
+        they fired now (they may declare); ladders that ran out while silenced start again."""
+        for alert in ctx.s.unplaced:
+            if alert.status is not AlertStatus.FIRING or alert.incident_id is not None:
+                continue  # placed meanwhile (it joined with another one of its key declaring)
+            if heartbeats.is_ping_alert(alert) or ctx.silenced_by(alert.labels):
+                continue
+            if ctx.open_incident(alert.correlation_key) is None and alert.severity < self.settings.severity.declare_at:
+                continue  # below declare_at: it stays kept and listed, as it was
+            incidents.place_firing(ctx, alert, refire=False)
+        self._settle(ctx)
+        for timer in [t for t in ctx.s.timers.values() if t.incident_id == RESUME_OWNER]:
+            escalation.resume_due(ctx, timer)
+
+    def _heartbeat_ping(self, ctx: Ctx, event: HeartbeatPing) -> None:
+        beat = heartbeats.named(self.settings, event.name)
+        if beat is None:
+            return  # removed from the configuration since the request was checked
+        resolution = heartbeats.ping(ctx, beat)
+        if resolution is not None:
+            alerts.apply(ctx, resolution)
+            self._settle(ctx)
 
     def _acknowledge_alert(self, ctx: Ctx, event: AcknowledgeAlert) -> None:
         alert = ctx.s.alerts.get(event.fingerprint)
@@ -195,7 +281,7 @@ class Engine:
         note = f": {event.note}" if event.note else ""
         ctx.log(incident, Kind.DECLARED, f"declared {incident.severity} by {event.actor}{note}", event.actor)
         ctx.declared.add(incident.id)
-        for orphan in ctx.s.orphans.pop(key, []):
+        for orphan in incidents.unsilenced_orphans(ctx, key):
             incidents.attach(ctx, incident, orphan, Kind.ALERT_JOINED)
         ctx.flush_lines()
         incidents.settle(ctx, incident)
@@ -231,6 +317,19 @@ class Engine:
         if current is None or current.due_at != timer.due_at or current.data != timer.data:
             return
         ctx.d.cancel_timer(timer.key)
+        match timer.kind:
+            case TimerKind.SWEEP:
+                self._sweep(ctx)
+                return
+            case TimerKind.HEARTBEAT:
+                beat = heartbeats.named(self.settings, timer.incident_id.removeprefix("heartbeat:"))
+                if beat is not None:
+                    alerts.apply(ctx, heartbeats.missed(ctx, beat, timer))
+                    self._settle(ctx)
+                return
+            case TimerKind.ALIVE:
+                heartbeats.arm_alive(ctx)
+                return
         incident = ctx.s.incidents.get(timer.incident_id)
         if incident is None:
             return

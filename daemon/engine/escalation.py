@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from daemon.domain import Incident, Kind, Ladder, NotifyReason, State, Timer, TimerKind
-from daemon.engine import people
+from daemon.engine import people, silencing
 from daemon.engine.context import Ctx
+from daemon.engine.silencing import RESUME_OWNER
 from daemon.engine.state import NotifyIntent, Observation, passed_while_down
 from rules.durations import format_duration
 from rules.evaluate import select_route
@@ -60,11 +61,21 @@ def page(
     level: int,
     round_: int,
     skipped: tuple[tuple[int, int], ...] = (),
-) -> None:
+) -> bool:
     """One step of a ladder; its idempotency key makes it go out once, whatever happens later.
 
     ``skipped`` are the (round, level) steps that fell due while tocsin was down and are counted as run: this
-    page says so instead of each of them paging now."""
+    page says so instead of each of them paging now. Returns False when the level was skipped because every
+    firing alert of the incident is silenced (it counts as run: nothing sent, no escalation counted)."""
+    if ctx.all_silenced(incident):
+        held = sorted({by for a in ctx.s.firing_members[incident.id] for by in ctx.silenced_by(a.labels)})
+        ctx.log(
+            incident,
+            Kind.LEVEL_SKIPPED,
+            f"level {level} (round {round_}) of {incident.policy} skipped: every firing alert is silenced"
+            f" ({', '.join(held)})",
+        )
+        return False
     found = people.resolve(ctx, incident, targets)
     channels = found.channels
     missed = f" ({passed_while_down(skipped)})" if skipped else ""
@@ -73,7 +84,7 @@ def page(
         ctx.log(
             incident, Kind.ESCALATED, f"level {level} (round {round_}) of {incident.policy}: nobody to page{missed}"
         )
-        return
+        return True
     if channels:
         ctx.d.intents.append(
             NotifyIntent(
@@ -101,6 +112,7 @@ def page(
         Kind.ESCALATED,
         f"paged level {level} (round {round_}) of {incident.policy}: {paged}{missed}" + (f" — {whom}" if whom else ""),
     )
+    return True
 
 
 # What would page someone about a mirrored incident (PagerDuty pages for it; paging back would loop).
@@ -205,8 +217,40 @@ def run_ladder(ctx: Ctx, incident: Incident) -> None:
             incident.ladder = Ladder(ladder.policy, ladder.round + 1, 0, next_start)
         else:
             stop_ladder(ctx, incident, people_too=False)
-    for round_, level_, targets in due_now:
-        page(ctx, incident, targets, level_, round_, tuple(skipped))
+    silenced = [not page(ctx, incident, targets, level_, round_, tuple(skipped)) for round_, level_, targets in due_now]
+    if incident.ladder is None and silenced and silenced[-1]:
+        # The ladder ran out while silenced: when the silence ends, a still-triggered incident starts it again.
+        arm_resume(ctx, incident)
+
+
+def resume_key(incident: Incident) -> str:
+    return f"{RESUME_OWNER}/{incident.id}"
+
+
+def arm_resume(ctx: Ctx, incident: Incident) -> None:
+    ends = [
+        end
+        for a in ctx.s.firing_members.get(incident.id, [])
+        if (end := silencing.held_until(ctx.s.silences, ctx.settings.maintenance, a.labels, ctx.now)) is not None
+    ]
+    if ends:
+        timer = Timer(resume_key(incident), TimerKind.SWEEP, RESUME_OWNER, min(ends), {"incident": incident.id})
+        ctx.d.set_timer(timer)
+
+
+def resume_due(ctx: Ctx, timer: Timer) -> None:
+    """A silence over an incident whose ladder ran out ended (or another sweep looks): still triggered and no
+    longer all silenced, the ladder restarts (a new episode, level 0); still silenced, look again later."""
+    incident = ctx.s.incidents.get(str(timer.data.get("incident", "")))
+    ctx.d.cancel_timer(timer.key)
+    if incident is None or incident.state is not State.TRIGGERED or incident.ladder is not None:
+        return
+    if ctx.all_silenced(incident):
+        arm_resume(ctx, incident)
+        return
+    incident.episode += 1
+    ctx.log(incident, Kind.NOTE, "the silence ended while the incident is still triggered: the ladder starts again")
+    start_ladder(ctx, incident)
 
 
 def escalation_due(ctx: Ctx, incident: Incident, timer: Timer) -> None:

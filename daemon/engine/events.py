@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from daemon.domain import AlertStatus, Source, Timer
 from rules.severity import Severity
+from rules.silences import Silence
 
 
 @dataclass(slots=True)
@@ -115,6 +116,23 @@ class PagerDutyIncident:
     url: str
 
 
+@dataclass(frozen=True, slots=True)
+class SaveSilences:
+    """Silences created, updated or expired through the API: stored with the timers at their ends, together."""
+
+    silences: tuple[Silence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatPing:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartedUp:
+    """This process starts: heartbeats' deadlines may need a full period (DESIGN §13)."""
+
+
 Event = (
     AlertsReceived
     | AcknowledgeAlert
@@ -125,4 +143,7 @@ Event = (
     | AddNote
     | TimerFired
     | PagerDutyIncident
+    | SaveSilences
+    | HeartbeatPing
+    | StartedUp
 )

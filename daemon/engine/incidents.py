@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from daemon.domain import Alert, AlertStatus, Incident, Kind, Source, State
-from daemon.engine import escalation, lifecycle, transitions
+from daemon.domain import Alert, AlertStatus, Incident, Kind, Source, State, Timer, TimerKind
+from daemon.engine import escalation, lifecycle, silencing, transitions
 from daemon.engine.context import ACTOR, Ctx
 from daemon.engine.state import KeyInUse, Observation
 from daemon.engine.transitions import Event, Outcome
@@ -30,6 +30,11 @@ def _common_labels(alerts: list[Alert]) -> dict[str, str]:
     return common
 
 
+def unsilenced_orphans(ctx: Ctx, key: str) -> list[Alert]:
+    """The firing alerts of ``key`` in no incident that may join one now: those a silence holds wait for its end."""
+    return [o for o in ctx.s.orphans.pop(key, []) if o.status is AlertStatus.FIRING and not ctx.silenced_by(o.labels)]
+
+
 def attach(ctx: Ctx, incident: Incident, alert: Alert, kind: Kind, quiet: bool = False) -> None:
     """Make ``alert`` (firing) a member of ``incident`` and count it; ``quiet`` when another line names it."""
     if alert.incident_id != incident.id:
@@ -39,6 +44,9 @@ def attach(ctx: Ctx, incident: Incident, alert: Alert, kind: Kind, quiet: bool =
     ctx.d.touch_alert(alert)
     ctx.d.memberships.add((incident.id, alert.fingerprint))
     incident.firing_alerts += 1
+    members = ctx.s.firing_members.get(incident.id)
+    if members is not None and not any(a is alert for a in members):
+        members.append(alert)  # where members were loaded, they stay the incident's firing alerts
     ctx.touched[incident.id] = incident
     if not quiet:
         ctx.note_alert(incident, kind, alert)
@@ -50,7 +58,7 @@ def attach(ctx: Ctx, incident: Incident, alert: Alert, kind: Kind, quiet: bool =
 def declare(ctx: Ctx, alert: Alert) -> Incident:
     """A firing alert at or above ``declare_at`` with no open incident for its key declares one."""
     key = alert.correlation_key
-    joining = [alert] + [o for o in ctx.s.orphans.pop(key, []) if o is not alert and o.status is AlertStatus.FIRING]
+    joining = [alert] + [o for o in unsilenced_orphans(ctx, key) if o is not alert]
     labels = _common_labels(joining)
     incident = Incident(
         id=ctx.s.ids.next_incident_id(ctx.now),
@@ -99,9 +107,8 @@ def reopen(ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event
     ctx.fresh.add(incident.id)
     ctx.touched[incident.id] = incident
     ctx.log(incident, Kind.REOPENED, f"reopened by {actor}: {why}" if why else f"reopened by {actor}", actor)
-    for orphan in ctx.s.orphans.pop(incident.correlation_key, []):
-        if orphan.status is AlertStatus.FIRING:
-            attach(ctx, incident, orphan, Kind.ALERT_JOINED)
+    for orphan in unsilenced_orphans(ctx, incident.correlation_key):
+        attach(ctx, incident, orphan, Kind.ALERT_JOINED)
 
 
 def place_firing(ctx: Ctx, alert: Alert, refire: bool) -> None:
@@ -149,21 +156,35 @@ def set_severity(
         escalation.severity_changed(ctx, incident)
 
 
+def _raising_count(ctx: Ctx, incident: Incident) -> int:
+    """Firing alerts that count for a raise: those that joined before a silence count as firing, but not for
+    raises (DESIGN §12). Known where the incident's members are loaded (lifecycle and timer decisions)."""
+    members = ctx.s.firing_members.get(incident.id, [])
+    return incident.firing_alerts - sum(1 for a in members if ctx.silenced_by(a.labels))
+
+
 def _breadth(ctx: Ctx, incident: Incident) -> tuple[Severity, str] | None:
     """The most severe breadth raise that matches now; each raise rule matches once per incident."""
     best: tuple[Severity, str] | None = None
+    firing = _raising_count(ctx, incident)
     for rule in ctx.settings.severity.raises:
         needed = rule.when.firing_alerts
-        if needed is None or rule.name in incident.raises or incident.firing_alerts < needed:
+        if needed is None or rule.name in incident.raises or firing < needed:
             continue
         if rule.when.firing_for is not None and not _firing_for(ctx, incident, rule.when.firing_for):
             continue
         if not matches_all(rule.matchers, incident.labels):
             continue
+        if incident.id not in ctx.s.firing_members and ctx.anything_silenced():
+            # Which members are silenced is known only with them loaded (not for every webhook: a storm would
+            # read them all): a raise check due now decides, with them.
+            key = escalation.timer_key(incident, TimerKind.RAISE, rule.name)
+            ctx.d.set_timer(Timer(key, TimerKind.RAISE, incident.id, ctx.now, {"rule": rule.name}))
+            continue
         incident.raises.append(rule.name)
         ctx.d.touch_incident(incident)
         if best is None or rule.severity > best[0]:
-            best = (rule.severity, f"raise {rule.name} ({incident.firing_alerts} alerts firing)")
+            best = (rule.severity, f"raise {rule.name} ({firing} alerts firing)")
     return best
 
 
@@ -178,20 +199,36 @@ def _firing_for(ctx: Ctx, incident: Incident, duration: timedelta) -> bool:
 
 
 def raise_check_due(ctx: Ctx, incident: Incident, rule_name: str) -> None:
-    """A raise-by-duration timer fell due; if the incident is not firing now, a later re-fire sets it again."""
+    """A raise check fell due (by duration, or a breadth raise that waited for the members); if the incident is
+    not firing now, a later re-fire sets it again."""
     rule = next((r for r in ctx.settings.severity.raises if r.name == rule_name), None)
-    if rule is None or rule.when.firing_for is None or rule.name in incident.raises or not incident.state.is_open:
+    if rule is None or rule.name in incident.raises or not incident.state.is_open:
         return
-    if rule.when.firing_alerts is not None and incident.firing_alerts < rule.when.firing_alerts:
+    firing = _raising_count(ctx, incident)
+    if rule.when.firing_alerts is not None and firing < rule.when.firing_alerts:
         return
-    if not _firing_for(ctx, incident, rule.when.firing_for) or not matches_all(rule.matchers, incident.labels):
+    if rule.when.firing_for is not None and not _firing_for(ctx, incident, rule.when.firing_for):
+        return
+    if not matches_all(rule.matchers, incident.labels):
+        return
+    if ctx.all_silenced(incident):
+        # Firing only under silences raises nothing: look again when the first of them ends.
+        ends = [
+            end
+            for a in ctx.s.firing_members.get(incident.id, [])
+            if (end := silencing.held_until(ctx.s.silences, ctx.settings.maintenance, a.labels, ctx.now)) is not None
+        ]
+        key = escalation.timer_key(incident, TimerKind.RAISE, rule.name)
+        ctx.d.set_timer(Timer(key, TimerKind.RAISE, incident.id, min(ends), {"rule": rule.name}))
         return
     incident.raises.append(rule.name)
     ctx.d.touch_incident(incident)
     if rule.severity > incident.severity:
-        assert incident.firing_since is not None
-        lasted = format_duration(ctx.now - incident.firing_since)
-        set_severity(ctx, incident, rule.severity, f"raise {rule.name} (still firing after {lasted})")
+        if rule.when.firing_for is not None and incident.firing_since is not None:
+            why = f"raise {rule.name} (still firing after {format_duration(ctx.now - incident.firing_since)})"
+        else:
+            why = f"raise {rule.name} ({firing} alerts firing)"
+        set_severity(ctx, incident, rule.severity, why)
 
 
 def settle(ctx: Ctx, incident: Incident) -> None:

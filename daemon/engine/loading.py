@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from daemon.domain import Alert, AlertStatus, Incident, Timer
+from daemon.engine.silencing import RESUME_OWNER
 from daemon.engine.state import IdSource, Needs, Slice
 from daemon.store.overrides import StoredOverride
+from rules.silences import Silence
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,16 @@ class OverridesOf:
     schedules: tuple[str, ...]  # answer: list[StoredOverride], every override of these schedules
 
 
+@dataclass(frozen=True, slots=True)
+class SilencesAt:
+    at: datetime | None  # answer: list[Silence], those ending after ``at`` (every one kept when None)
+
+
+@dataclass(frozen=True, slots=True)
+class UnplacedFiring:
+    """answer: list[Alert], every firing alert in no incident (orphans, and alerts a silence holds)."""
+
+
 Query = (
     AlertsByFingerprint
     | IncidentsById
@@ -64,6 +77,8 @@ Query = (
     | TimersOf
     | SeenWebhooks
     | OverridesOf
+    | SilencesAt
+    | UnplacedFiring
 )
 Plan = Generator[Query, Any, Slice]
 
@@ -82,18 +97,32 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
         found: list[Alert] = yield AlertsByFingerprint(tuple(sorted(needs.fingerprints)))
         for alert in found:
             keep_alert(alert)
+    owners = set(needs.timer_owners) | ({RESUME_OWNER} if needs.resume else set())
+    if owners:
+        owned: list[Timer] = yield TimersOf(tuple(sorted(owners)))
+        s.timers.update((t.key, t) for t in owned)
+    unplaced_keys: set[str] = set()
+    if needs.unplaced:
+        loose: list[Alert] = yield UnplacedFiring()
+        s.unplaced = [keep_alert(a) for a in loose]
+        unplaced_keys = {a.correlation_key for a in s.unplaced}
     firing = {fp for fp, _ in needs.firing}
     starting = {key for fp, key in needs.firing if fp not in s.alerts or s.alerts[fp].status is AlertStatus.RESOLVED}
-    wanted = set(needs.incident_ids) | {
-        a.incident_id
-        for a in s.alerts.values()
-        if a.incident_id and (a.fingerprint not in firing or a.status is AlertStatus.RESOLVED)
-    }
+    resumed = {str(t.data.get("incident", "")) for t in s.timers.values() if t.incident_id == RESUME_OWNER}
+    wanted = (
+        set(needs.incident_ids)
+        | (resumed - {""})
+        | {
+            a.incident_id
+            for a in s.alerts.values()
+            if a.incident_id and (a.fingerprint not in firing or a.status is AlertStatus.RESOLVED)
+        }
+    )
     if wanted:
         incidents: list[Incident] = yield IncidentsById(tuple(sorted(wanted)))
         for incident in incidents:
             keep_incident(incident)
-    keys = set(needs.keys) | starting
+    keys = set(needs.keys) | starting | unplaced_keys
     if needs.members:
         # Lifecycle events learn the keys of their incidents only now: a reopen must see who holds the key.
         keys |= {i.correlation_key for i in s.incidents.values()}
@@ -123,6 +152,9 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
         overrides: list[StoredOverride] = yield OverridesOf(tuple(sorted(needs.overrides)))
         for o in overrides:
             s.overrides.setdefault(o.schedule, []).append(o.rule())
+    if needs.silences:
+        silences: list[Silence] = yield SilencesAt(needs.silences_at)
+        s.silences = list(silences)
     if needs.members and s.incidents:
         ids_ = tuple(sorted(s.incidents))
         members: list[tuple[str, Alert]] = yield FiringMembersOf(ids_)
@@ -131,5 +163,5 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
         for incident_id, alert in members:
             s.firing_members[incident_id].append(keep_alert(alert))
         timers: list[Timer] = yield TimersOf(ids_)
-        s.timers = {t.key: t for t in timers}
+        s.timers.update((t.key, t) for t in timers)
     return s

@@ -85,6 +85,13 @@ def run(ctx: Ctx, incident: Incident, name: str, step: int, started_at: datetime
     steps = steps_of(ctx, name)
     due_now = [i for i in range(step, len(steps)) if started_at + steps[i].after <= ctx.now]
     paged: list[str] = []
+    if due_now and step > 0 and ctx.all_silenced(incident):
+        # A later step of the person's own ladder, due while every firing alert is silenced: skipped like a
+        # level (counted as run), their ladder goes on.
+        current = due_now[-1]
+        ctx.log(incident, Kind.LEVEL_SKIPPED, f"{name} (step {current}) skipped: every firing alert is silenced")
+        step = current + 1
+        due_now = []
     if due_now:
         current = due_now[-1]
         contacts = list(steps[current].contacts)

@@ -9,6 +9,7 @@ from typing import Protocol
 from daemon.domain import Alert, Incident, Kind, Notification, NotifyReason, State, TimelineEntry, Timer
 from rules.rotation import Override
 from rules.severity import Severity
+from rules.silences import Silence
 
 
 class IdSource(Protocol):
@@ -36,6 +37,15 @@ class Needs:
     webhook_ids: frozenset[str] = frozenset()
     # Schedules whose overrides a page may need (those the policies name in oncall: targets).
     overrides: frozenset[str] = frozenset()
+    # The silences in force or pending at ``silences_at`` (set by the shell to the decision's ``now``).
+    silences: bool = False
+    silences_at: datetime | None = None
+    # Timers of these owners (a Timer's ``incident_id``: ``heartbeat:<name>``, ``silence:<id>``…).
+    timer_owners: frozenset[str] = frozenset()
+    # Every firing alert in no incident (a silence ended: those it held may be placed now), with their keys.
+    unplaced: bool = False
+    # The incidents whose ladder ran out while silenced (the ``resume`` timers), with their members and timers.
+    resume: bool = False
 
 
 @dataclass(slots=True)
@@ -56,6 +66,10 @@ class Slice:
     seen_webhooks: set[str] = field(default_factory=set)
     # Schedule -> its overrides, in the order they were created (when Needs.overrides asked for them).
     overrides: dict[str, list[Override]] = field(default_factory=dict)
+    # Silences not yet ended (when Needs.silences asked for them); maintenance windows come from the settings.
+    silences: list[Silence] = field(default_factory=list)
+    # Firing alerts in no incident (when Needs.unplaced asked for them).
+    unplaced: list[Alert] = field(default_factory=list)
 
 
 class EngineError(Exception):
@@ -164,6 +178,10 @@ class Decision:
     webhooks: set[str] = field(default_factory=set)
     deduplicated: int = 0
     stale: int = 0
+    # Silences written in the same commit (created, updated or expired through the API).
+    silences: list[Silence] = field(default_factory=list)
+    # The source of each alert that fired into an active silence or maintenance window (a metric).
+    silenced: list[str] = field(default_factory=list)
     # The incident the event was about, for the API's answer.
     incident_id: str | None = None
 
@@ -179,6 +197,7 @@ class Decision:
             or self.intents
             or self.webhooks
             or self.pointers
+            or self.silences
         )
 
     def touch_alert(self, alert: Alert) -> None:

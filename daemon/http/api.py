@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.domain import AlertStatus, State
+from daemon.domain import Alert, AlertStatus, State
+from daemon.engine import silencing
 from daemon.engine.events import Action, Declare, Patch, PostStatusUpdate, Transition
 from daemon.engine.state import NotFound
 from daemon.http.auth import Handler, api_token
@@ -12,12 +13,27 @@ from daemon.http.body import parse_json_body, query_int
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
 from daemon.http.models import DeclareBody, PatchBody, StatusUpdateBody, TransitionBody
-from daemon.http.serialize import alert_json, incident_json, incident_summary
+from daemon.http.serialize import SilencedBy, alert_json, incident_json, incident_summary
 from daemon.ingest.errors import IngestError
 from daemon.store.base import IncidentFilter
 from rules.severity import Severity
 
 API_BODY_LIMIT = 1024 * 1024
+
+
+async def silenced_now(request: web.Request) -> SilencedBy:
+    """Which silences and windows hold a firing alert now (computed when read, DESIGN's API table)."""
+    svc = request.app[SERVICES]
+    now = svc.clock.now()
+    active = silencing.ActiveSilences(await svc.store.list_silences(), now)
+    windows = svc.settings.maintenance
+
+    def silenced_by(alert: Alert) -> list[str]:
+        if alert.status is not AlertStatus.FIRING:
+            return []
+        return active.holding(alert.labels) + silencing.windows_holding(windows, alert.labels, now)
+
+    return silenced_by
 
 
 def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
@@ -34,7 +50,7 @@ async def _incident_response(request: web.Request, incident_id: str, status: int
     if view is None:
         raise NotFound(incident_id)
     headers = {"Location": f"/api/v1/incidents/{incident_id}"} if status == 201 else None
-    return json_response(incident_json(view), status, headers)
+    return json_response(incident_json(view, await silenced_now(request)), status, headers)
 
 
 @api_token
@@ -91,7 +107,8 @@ async def list_alerts(request: web.Request) -> web.Response:
     status = _choice(request, "status", [s.value for s in AlertStatus])
     limit = query_int(request, "limit", 100, 1, 1000)
     page = await request.app[SERVICES].store.list_alerts(status, limit, request.query.get("cursor") or None)
-    return json_response({"alerts": [alert_json(a) for a in page.items], "next_cursor": page.next_cursor})
+    silenced_by = await silenced_now(request)
+    return json_response({"alerts": [alert_json(a, silenced_by) for a in page.items], "next_cursor": page.next_cursor})
 
 
 @api_token

@@ -11,7 +11,7 @@ from daemon.board.routes import add_routes as add_board_routes
 from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.engine.events import Action
-from daemon.http import ack, api, health, ingest, oncall, openapi, silences
+from daemon.http import ack, api, health, heartbeats, ingest, oncall, openapi, silences
 from daemon.http.body import BodyBudget
 from daemon.http.errors import error_middleware
 from daemon.http.keys import BODY_BUDGET, SERVICES
@@ -52,6 +52,8 @@ def build_app(
     app.router.add_get("/api/v1/incidents/{id}/postmortem", api.postmortem)
     app.router.add_post("/api/v1/webhooks/pagerduty", ingest.pagerduty_webhook)
     app.router.add_get("/api/v1/alerts", api.list_alerts)
+    app.router.add_post("/api/v1/heartbeats/{name}", heartbeats.ping)
+    app.router.add_get("/api/v1/heartbeats", heartbeats.list_heartbeats)
     app.router.add_get("/api/v1/oncall", oncall.get_oncall)
     app.router.add_get("/api/v1/schedules", oncall.list_schedules)
     app.router.add_get("/api/v1/schedules/{name}", oncall.get_schedule)

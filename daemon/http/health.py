@@ -8,6 +8,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from daemon import heartbeat_states
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
 from daemon.metrics import STATES
@@ -54,6 +55,7 @@ async def _read_store(svc: Services) -> None:
     """Store-derived gauges, read at most every STORE_EVERY: every replica exports the same values, and
     frequent scrapes of several replicas do not make the store list every open incident each time."""
     svc.metrics.set_open_incidents(await svc.store.open_incident_counts())
+    await heartbeat_states.export(svc.settings, svc.store, svc.metrics, svc.clock.now())
     # Each replica observes the transitions it decides, possibly of incidents another replica declared (or
     # that were declared before this process started): their series must exist before that observation.
     for state in STATES:

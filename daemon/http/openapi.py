@@ -235,6 +235,21 @@ def document() -> dict[str, Any]:
                 ],
             )
         },
+        "/api/v1/heartbeats": {
+            "get": _op(
+                "Heartbeats: name, state (inactive, up, missed), last ping and when the next one is due",
+                ok_schema={"type": "object"},
+            )
+        },
+        "/api/v1/heartbeats/{name}": {
+            "post": _op(
+                "A heartbeat ping (credentials of sources.alertmanager; the body is ignored)",
+                ok_schema={"type": "object"},
+                errors=(401, 404, 503),
+                params=[{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                security=[],
+            )
+        },
         "/api/v2/silences": {
             "get": _op(
                 "Alertmanager API v2: silences as a bare array (filter=name=value, repeatable)",

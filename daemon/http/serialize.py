@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from daemon.domain import Alert, Incident, Source, TimelineEntry
@@ -9,8 +10,10 @@ from daemon.ingest.pagerduty_events import dedup_key_of
 from daemon.store.base import IncidentView
 from daemon.timefmt import iso, iso_or_none
 
+SilencedBy = Callable[[Alert], list[str]]
 
-def alert_json(a: Alert) -> dict[str, Any]:
+
+def alert_json(a: Alert, silenced_by: SilencedBy | None = None) -> dict[str, Any]:
     return {
         "fingerprint": a.fingerprint,
         # PagerDuty Events v2: the dedup_key as the sender gave it (the fingerprint scopes it to its integration).
@@ -28,6 +31,8 @@ def alert_json(a: Alert) -> dict[str, Any]:
         "links": a.links,
         "incident_id": a.incident_id,
         "received_at": iso(a.received_at),
+        # DESIGN §12: the silences and maintenance windows holding it as the answer is made (empty: none).
+        "silenced_by": silenced_by(a) if silenced_by is not None else [],
     }
 
 
@@ -62,9 +67,9 @@ def incident_summary(i: Incident) -> dict[str, Any]:
     }
 
 
-def incident_json(view: IncidentView) -> dict[str, Any]:
+def incident_json(view: IncidentView, silenced_by: SilencedBy | None = None) -> dict[str, Any]:
     return {
         **incident_summary(view.incident),
-        "alerts": [alert_json(a) for a in view.alerts],
+        "alerts": [alert_json(a, silenced_by) for a in view.alerts],
         "timeline": [timeline_json(e) for e in view.timeline],
     }

@@ -10,6 +10,7 @@ import orjson
 import structlog
 from aiohttp import web
 
+from daemon.engine.events import SaveSilences
 from daemon.http.auth import Handler, bearer
 from daemon.http.body import read_body
 from daemon.http.keys import SERVICES
@@ -109,7 +110,8 @@ async def post_silence(request: web.Request) -> web.Response:
         written = post(existing, matchers, starts_at, ends_at, created_by, comment, now)
     except BadSilence as exc:
         return _error(400, str(exc))
-    await services.store.save_silences(written)
+    # Through the engine: the silence and the sweep timer at its end commit together (DESIGN §12).
+    await services.pipeline.submit(SaveSilences(tuple(written)))
     new = written[-1]
     log.info(
         "silence_saved",
@@ -153,6 +155,6 @@ async def delete_silence(request: web.Request) -> web.Response:
     now = services.clock.now()
     ended = expire(silence, now)
     if ended is not silence:
-        await services.store.save_silences([ended])
+        await services.pipeline.submit(SaveSilences((ended,)))
         log.info("silence_expired", silence=silence.id)
     return web.Response(status=200)

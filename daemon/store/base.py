@@ -99,6 +99,10 @@ class Store(Protocol):
         effects (metrics, wake-ups) follow the store, not the caller.
         """
 
+    async def load(self, needs: Needs) -> Slice:
+        """Read what ``needs`` names as the engine would see it, deciding and writing nothing (read-only views
+        such as heartbeat states)."""
+
     async def alert_versions(self, fingerprints: list[str]) -> dict[str, int]:
         """The stored version of each alert that exists, read cheaply (nothing decoded)."""
 

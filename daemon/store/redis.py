@@ -31,6 +31,7 @@ from daemon.domain import Alert, AlertStatus, Incident, Notification, TimelineEn
 from daemon.engine import loading
 from daemon.engine.state import Decision, Needs, Slice, format_incident_id
 from daemon.store import codec, cursor
+from daemon.store import silences as silence_codec
 from daemon.store.base import (
     MAX_PENDING_DECISIONS,
     WRITE_TIMEOUT,
@@ -360,6 +361,16 @@ class RedisStore(RedisOverrides, RedisSilences):
         pool.extend(range(last - count + 1, last + 1))
         pool.sort()  # the smallest first, so that ids come out in order
 
+    async def load(self, needs: Needs) -> Slice:
+        """What ``needs`` names, read as it is now (nothing decided, nothing written)."""
+
+        async def work() -> Slice:
+            slice_, _ = await self._load(needs, _Ids({}))
+            return slice_
+
+        result: Slice = await self._call(work)
+        return result
+
     async def _load(self, needs: Needs, ids: _Ids) -> tuple[Slice, _Read]:
         read = _Read()
         steps = loading.plan(needs, ids)
@@ -456,6 +467,16 @@ class RedisStore(RedisOverrides, RedisSilences):
             case loading.OverridesOf(schedules=names):
                 # Not version-checked: who is on call is read as of the decision, like the clock.
                 return await self.overrides_of(names)
+            case loading.SilencesAt(at=at):
+                # Not version-checked either: a silence is in force as of the decision's ``now``.
+                return await self.silences_ending_after(at)
+            case loading.UnplacedFiring():
+                loose = sorted(fp.decode() for fp in await r.smembers(k.unplaced()))
+                return [
+                    a
+                    for a in await self._alerts(loose, read)
+                    if a.status is AlertStatus.FIRING and a.incident_id is None
+                ]
         raise TypeError(f"unknown query {query!r}")
 
     def _payload(self, d: Decision, read: _Read, created: list[str], token: str, locked: list[str]) -> bytes:
@@ -511,6 +532,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                 for n in d.notifications
             ],
             "webhooks": sorted(d.webhooks),
+            "silences": [[x.id, silence_codec.encode(x).decode(), _ts(x.ends_at)] for x in d.silences],
             "nkey_ttl": int(NOTIFICATION_KEY_TTL.total_seconds()),
             "webhook_ttl": int(WEBHOOK_TTL.total_seconds()),
             "settle_ms": SETTLE_MS,
@@ -667,6 +689,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                 gone += int(await self._purge_incident(args=[self.keys.base, iid.decode(), cutoff]))
             for fp in await self.r.zrangebyscore(self.keys.resolved_alerts, "-inf", f"({cutoff}"):
                 await self._purge_alert(args=[self.keys.base, fp.decode(), cutoff])
+            await self.purge_silences(cutoff)
             return gone
 
         return await self._call(work)

@@ -127,5 +127,11 @@ class Keys:
     def override_counter(self) -> str:
         return self("seq", "override")
 
+    def unplaced(self) -> str:  # set: fingerprints of firing alerts in no incident (every orphans:<key> together)
+        return self("unplaced")
+
+    def silence_ends(self) -> str:  # sorted set: silence id -> its endsAt (which may still hold an alert)
+        return self("silences", "ends")
+
     def silences(self) -> str:  # hash: silence id -> JSON
         return self("silences")

@@ -53,8 +53,13 @@ for _, a in ipairs(p.alerts) do
   end
   redis.call('HSET', key, 'v', a.v, 'd', a.d)
   local changed
-  if a.orphan then changed = redis.call('SADD', k('orphans', a.ck), a.fp)
-  else changed = redis.call('SREM', k('orphans', a.ck), a.fp) end
+  if a.orphan then
+    changed = redis.call('SADD', k('orphans', a.ck), a.fp)
+    redis.call('SADD', k('unplaced'), a.fp)
+  else
+    changed = redis.call('SREM', k('orphans', a.ck), a.fp)
+    redis.call('SREM', k('unplaced'), a.fp)
+  end
   if changed == 1 then bump(a.ck) end
   -- firing:<incident> holds the incident's firing alerts (what a resolve ends and a page names).
   if a.was then redis.call('SREM', k('firing', a.was), a.fp) end
@@ -107,6 +112,10 @@ for _, n in ipairs(p.notifications) do
   end
 end
 for _, id in ipairs(p.webhooks) do redis.call('SET', k('webhook', id), '1', 'EX', p.webhook_ttl) end
+for _, x in ipairs(p.silences) do
+  redis.call('HSET', k('silences'), x[1], x[2])
+  redis.call('ZADD', k('silences', 'ends'), x[3], x[1])
+end
 for _, id in ipairs(p.locks) do
   if redis.call('GET', k('lock', id)) == p.token then redis.call('DEL', k('lock', id)) end
 end

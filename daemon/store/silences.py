@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import orjson
@@ -23,6 +24,8 @@ def encode(s: Silence) -> bytes:
     return orjson.dumps(doc)
 
 
+# Every decision reads the silences in force: the same documents, decoded once per process (Silence is frozen).
+@functools.lru_cache(maxsize=4096)
 def decode(raw: bytes | str) -> Silence:
     d = orjson.loads(raw)
     return Silence(

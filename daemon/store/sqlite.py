@@ -29,7 +29,7 @@ import structlog
 
 from daemon.domain import Alert, Incident, Notification, TimelineEntry, Timer
 from daemon.engine import loading
-from daemon.engine.state import Decision, Needs, format_incident_id
+from daemon.engine.state import Decision, Needs, Slice, format_incident_id
 from daemon.store import codec, cursor
 from daemon.store.base import (
     MAX_PENDING_DECISIONS,
@@ -46,7 +46,7 @@ from daemon.store.base import (
 )
 from daemon.store.schema import migrate
 from daemon.store.sqlite_overrides import SqliteOverrides, overrides_of
-from daemon.store.sqlite_silences import SqliteSilences
+from daemon.store.sqlite_silences import SqliteSilences, save_silences, silences_at
 from daemon.timefmt import iso
 
 T = TypeVar("T")
@@ -305,6 +305,11 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
 
     # -- decisions ----------------------------------------------------------------------------------
 
+    async def load(self, needs: Needs) -> Slice:
+        """What ``needs`` names, read on a snapshot (nothing decided, nothing written)."""
+        slice_: Slice = await self._read(lambda conn: self._load(conn, needs))
+        return slice_
+
     async def decide(self, needs: Needs, decide: Decide, committed: Committed | None = None) -> Decision:
         if len(self._queue) >= self.max_pending:
             raise StoreBusy(f"{len(self._queue)} writes already wait for the disk")
@@ -387,6 +392,15 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
                 ]
             case loading.OverridesOf(schedules=names):
                 return overrides_of(conn, names)
+            case loading.SilencesAt(at=at):
+                return silences_at(conn, at)
+            case loading.UnplacedFiring():
+                return [
+                    codec.alert_from(codec.loads(row[0]))
+                    for row in conn.execute(
+                        "SELECT data FROM alerts WHERE status = 'firing' AND incident_id IS NULL ORDER BY seq"
+                    )
+                ]
         raise TypeError(f"unknown query {query!r}")
 
     def _store(self, conn: sqlite3.Connection, d: Decision) -> None:
@@ -443,6 +457,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
             rows = [(w, now) for w in d.webhooks]
             conn.executemany("INSERT OR IGNORE INTO webhooks (id, seen_at) VALUES (?, ?)", rows)
             conn.execute("DELETE FROM webhooks WHERE seen_at < ?", (now - WEBHOOK_MEMORY.total_seconds(),))
+        if d.silences:
+            save_silences(conn, d.silences)
         if d.notifications:
             # The idempotency key makes a repeated decision add no second notification.
             conn.executemany(
@@ -662,6 +678,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
             total += done
         while await self._write(alerts) > 0:
             pass
+        # Expired silences are kept for retention too (amtool lists them with --expired), then forgotten.
+        await self._write(lambda conn: conn.execute("DELETE FROM silences WHERE ends_at < ?", (before.timestamp(),)))
         return total
 
     @staticmethod

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from daemon.store import silences as codec
 from rules.silences import Silence
+
+
+def save_silences(conn: sqlite3.Connection, silences: list[Silence]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO silences (id, ends_at, data) VALUES (?, ?, ?)",
+        [(s.id, s.ends_at.timestamp(), codec.encode(s)) for s in silences],
+    )
+
+
+def silences_at(conn: sqlite3.Connection, at: datetime | None) -> list[Silence]:
+    """The silences ending after ``at`` (all of them when None): those that may hold an alert from then on."""
+    after = at.timestamp() if at is not None else float("-inf")
+    return [codec.decode(row[0]) for row in conn.execute("SELECT data FROM silences WHERE ends_at > ?", (after,))]
 
 
 class SqliteSilences:
@@ -17,13 +31,7 @@ class SqliteSilences:
     async def save_silences(self, silences: list[Silence]) -> None:
         """Write (insert or replace) these silences in one transaction."""
 
-        def work(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT OR REPLACE INTO silences (id, ends_at, data) VALUES (?, ?, ?)",
-                [(s.id, s.ends_at.timestamp(), codec.encode(s)) for s in silences],
-            )
-
-        await self._write(work)
+        await self._write(lambda conn: save_silences(conn, silences))
 
     async def get_silence(self, silence_id: str) -> Silence | None:
         def work(conn: sqlite3.Connection) -> Silence | None:
