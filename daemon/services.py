@@ -12,20 +12,22 @@ from prometheus_client import CollectorRegistry
 
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings
+from daemon.effects.outbox import OutboxWorker
+from daemon.effects.retention import Retention
+from daemon.effects.scheduler import Scheduler
+from daemon.effects.supervisor import Supervisor
 from daemon.engine.engine import Engine
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
-from daemon.retention import Retention
-from daemon.scheduler import Scheduler
 from daemon.store import Store, open_store
 from notifiers.channels import load_channels
-from notifiers.dispatch import Dispatcher
 from notifiers.postmortem import Postmortems
 from notifiers.render import Renderer
 from notifiers.sender import AppriseSender, make_asset
 
 log = structlog.get_logger("tocsin")
 NOTIFY_LEASE_MARGIN = timedelta(seconds=30)
+LOOPS_STOP_WITHIN = 5.0  # seconds the background loops get to end once cancelled
 
 
 @dataclass
@@ -38,20 +40,33 @@ class Services:
     metrics: Metrics
     renderer: Renderer
     scheduler: Scheduler
-    dispatcher: Dispatcher | None
+    outbox: OutboxWorker | None
     link_secret: bytes
     background: bool
     postmortems: Postmortems
     retention: Retention
+    supervisor: Supervisor
+
+    @property
+    def dispatcher(self) -> OutboxWorker | None:
+        """The outbox worker, by its former name (tests and callers written before daemon.effects)."""
+        return self.outbox
 
     async def stop(self) -> None:
-        """SIGTERM drains: timers stop, sends under way are recorded, queued commits finish, then the store closes."""
-        await self.retention.stop()
-        await self.scheduler.stop()
-        if self.dispatcher is not None:
-            # Long enough for a send under way to finish (Apprise's call is bounded by notify.timeout) and be
-            # recorded, so that a restart does not page again.
-            await self.dispatcher.stop(grace=self.settings.notify.timeout.total_seconds() + 5)
+        """SIGTERM drains: the loops stop, sends under way are recorded, queued commits finish, then the store
+        closes. Bounded: about LOOPS_STOP_WITHIN + notify.timeout + 8 s in all; and nothing a loop or a send
+        raised keeps the later steps from running."""
+        try:
+            await self.supervisor.stop(LOOPS_STOP_WITHIN)
+        except Exception:
+            log.exception("stop_failed", part="loops")
+        if self.outbox is not None:
+            try:
+                # Long enough for a send under way to finish (Apprise's call is bounded by notify.timeout) and be
+                # recorded, so that a restart does not page again.
+                await self.outbox.stop(grace=self.settings.notify.timeout.total_seconds() + 5)
+            except Exception:
+                log.exception("stop_failed", part="outbox")
         await self.store.close()
 
 
@@ -62,8 +77,8 @@ async def start_services(
     store: Store | None = None,
     background: bool = True,
 ) -> Services:
-    """Open the store and build the pipeline; with ``background`` the scheduler and notifier run by themselves
-    (tests leave it off and drive them through ``run_due()`` and ``drain()``)."""
+    """Open the store and build the pipeline; with ``background`` the supervisor runs the timer, outbox and
+    retention loops (tests leave it off and drive them through ``run_due()`` and ``drain()``)."""
     clock = clock or SystemClock()
     metrics = Metrics(registry if registry is not None else CollectorRegistry(), settings.metrics.max_services)
     if settings.link_secret is not None:
@@ -81,13 +96,19 @@ async def start_services(
     pipeline = Pipeline(engine, store, clock, renderer, metrics)
     stall = float(os.environ.get("TOCSIN_FAULT_TIMER_STALL", "0") or 0)  # failure drills only
     scheduler = Scheduler(store, pipeline, clock, metrics, settings.timer_lease, stall)
-    dispatcher = None
+    retention = Retention(store, clock, settings.retention)
+    supervisor = Supervisor(metrics)
+    supervisor.add("timers", scheduler.step)
+    supervisor.add("retention", retention.step)
+    outbox = None
     if settings.channels is not None:
         asset = make_asset(settings.notify.retries, settings.notify.retry_wait)
         channels = load_channels(settings.channels, asset)
         sender = AppriseSender(channels, asset, settings.notify.timeout)
-        dispatcher = Dispatcher(store, sender, clock, metrics, lease=settings.notify.timeout + NOTIFY_LEASE_MARGIN)
-        pipeline.listen(dispatcher.on_decision)
+        lease = settings.notify.timeout + NOTIFY_LEASE_MARGIN
+        outbox = OutboxWorker(store, sender, clock, metrics, lease, settings.notify.per_channel)
+        pipeline.listen(outbox.on_decision)
+        supervisor.add("outbox", outbox.step)
         metrics.prepare_channels(sorted({channel for _, channel in settings.channel_references()}))
     services = Services(
         settings,
@@ -98,15 +119,13 @@ async def start_services(
         metrics,
         renderer,
         scheduler,
-        dispatcher,
+        outbox,
         link_secret,
         background,
         postmortems,
-        Retention(store, clock, settings.retention),
+        retention,
+        supervisor,
     )
     if background:
-        services.retention.start()
-        scheduler.start()
-        if dispatcher is not None:
-            dispatcher.start()
+        supervisor.start()
     return services

@@ -49,7 +49,8 @@ class AppriseSender:
             self._apprise.add(service)
         self._timeout = timeout.total_seconds()
 
-    async def _one(self, notification: Notification, channel: str) -> ChannelOutcome:
+    async def send_one(self, notification: Notification, channel: str) -> ChannelOutcome:
+        """One channel (Apprise tag) of a notification, bounded by the timeout."""
         if not self.channels.has(channel):
             return ChannelOutcome(channel, "no_match", ())
         try:
@@ -86,4 +87,4 @@ class AppriseSender:
 
     async def send(self, notification: Notification) -> list[ChannelOutcome]:
         """Every channel at once, so a hanging channel delays no other beyond the timeout."""
-        return list(await asyncio.gather(*(self._one(notification, ch) for ch in notification.channels)))
+        return list(await asyncio.gather(*(self.send_one(notification, ch) for ch in notification.channels)))

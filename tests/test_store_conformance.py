@@ -185,14 +185,14 @@ async def test_timers_are_claimed_with_a_lease(
     await p.submit(AlertsReceived((alert("a1"),)))  # SEV1: escalation at 5m, reminder at 15m, raise check at 30m
     due = await store.next_timer_due()
     assert due == clock.now() + timedelta(minutes=5)
-    assert await store.claim_due_timers(clock.now(), 10, LEASE) == []
+    assert (await store.claim_due_timers(clock.now(), 10, LEASE, "t1")).items == []
     clock.advance(5 * 60)
-    [claimed] = await store.claim_due_timers(clock.now(), 10, LEASE)
+    [claimed] = (await store.claim_due_timers(clock.now(), 10, LEASE, "t2")).items
     assert (claimed.kind, claimed.due_at) == (TimerKind.ESCALATE, due)
-    assert await store.claim_due_timers(clock.now(), 10, LEASE) == []  # held by the lease
+    assert (await store.claim_due_timers(clock.now(), 10, LEASE, "t3")).items == []  # held by the lease
     assert await store.next_timer_due() == clock.now() + LEASE
     clock.advance(31)
-    [again] = await store.claim_due_timers(clock.now(), 10, LEASE)  # its holder never committed: due again
+    [again] = (await store.claim_due_timers(clock.now(), 10, LEASE, "t4")).items  # its holder never committed
     assert again == claimed
 
 
@@ -201,12 +201,14 @@ async def test_outbox_is_idempotent_claimed_and_recorded(
 ) -> None:
     p = pipeline_for(store)
     await p.submit(AlertsReceived((alert("a1"),)))
-    [page] = await store.claim_notifications(clock.now(), 10, LEASE)
-    assert (page.incident_id, page.level, page.round, page.attempts) == ("INC-2026-0001", 0, 1, 1)
-    assert await store.claim_notifications(clock.now(), 10, LEASE) == []
+    [page] = (await store.claim_notifications(clock.now(), 10, LEASE, "c1")).items
+    assert (page.incident_id, page.level, page.round, page.attempts) == ("INC-2026-0001", 0, 1, 0)
+    assert (await store.claim_notifications(clock.now(), 10, LEASE, "c2")).items == []
+    assert await store.start_notification(page.key, "c1", clock.now() + LEASE) == 1
     clock.advance(31)
-    [retry] = await store.claim_notifications(clock.now(), 10, LEASE)
-    assert (retry.key, retry.attempts) == (page.key, 2)
+    [retry] = (await store.claim_notifications(clock.now(), 10, LEASE, "c3")).items
+    assert (retry.key, retry.attempts) == (page.key, 1)  # one send begun; claims are not counted
+    assert await store.start_notification(page.key, "c1", clock.now() + LEASE) is None  # c1's claim lapsed
 
     # The same notification decided again (a retried or repeated decision) is not queued a second time.
     def repeat(s: Slice) -> Decision:
@@ -218,7 +220,7 @@ async def test_outbox_is_idempotent_claimed_and_recorded(
     entry = TimelineEntry("INC-2026-0001", clock.now(), "tocsin", Kind.NOTIFIED, "sent")
     await store.record_delivery(Delivery(page.key, 2, [entry]))
     clock.advance(3600)
-    assert await store.claim_notifications(clock.now(), 10, LEASE) == []
+    assert (await store.claim_notifications(clock.now(), 10, LEASE, "c4")).items == []
     view = await store.get_incident("INC-2026-0001")
     assert view is not None
     assert view.timeline[-1].text == "sent"

@@ -184,7 +184,7 @@ def document() -> dict[str, Any]:
             "post": _op("Acknowledge through a signed link", errors=(403, 410), security=[]),
         },
         "/api/v1/openapi.json": {"get": _op("This document", ok_schema={"type": "object"}, errors=(), security=[])},
-        "/healthz": {"get": _op("Liveness", errors=(), security=[])},
+        "/healthz": {"get": _op("Liveness and the background loops' states", errors=(503,), security=[])},
         "/readyz": {"get": _op("Readiness: the store answers", errors=(503,), security=[])},
         "/metrics": {"get": _op("Prometheus metrics", errors=(), security=[])},
     }

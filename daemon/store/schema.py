@@ -100,6 +100,22 @@ MIGRATIONS: list[str] = [
     CREATE INDEX keys_incident ON keys (incident_id);
     CREATE INDEX incident_alerts_fingerprint ON incident_alerts (fingerprint);
     """,
+    # 6: the queue contract: timer claims owned by a token (a repeated claim returns what it holds); rows that
+    # cannot be read set aside rather than stopping the queue; an incident's pending entries found in order.
+    """
+    ALTER TABLE timers ADD COLUMN claim TEXT;
+    CREATE TABLE set_aside (
+        seq INTEGER PRIMARY KEY,
+        queue TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX outbox_incident_pending ON outbox (incident_id, seq) WHERE status = 'pending';
+    CREATE INDEX outbox_claim ON outbox (claim) WHERE status = 'pending';
+    CREATE INDEX timers_claim ON timers (claim) WHERE claim IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
