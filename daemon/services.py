@@ -98,7 +98,7 @@ async def start_services(
     scheduler = Scheduler(store, pipeline, clock, metrics, settings.timer_lease, stall)
     retention = Retention(store, clock, settings.retention)
     supervisor = Supervisor(metrics)
-    supervisor.add("timers", scheduler.step)
+    supervisor.add("timers", scheduler.step, scheduler.wake)
     supervisor.add("retention", retention.step)
     outbox = None
     if settings.channels is not None:
@@ -108,7 +108,7 @@ async def start_services(
         lease = settings.notify.timeout + NOTIFY_LEASE_MARGIN
         outbox = OutboxWorker(store, sender, clock, metrics, lease, settings.notify.per_channel)
         pipeline.listen(outbox.on_decision)
-        supervisor.add("outbox", outbox.step)
+        supervisor.add("outbox", outbox.step, outbox.wake)
         metrics.prepare_channels(sorted({channel for _, channel in settings.channel_references()}))
     services = Services(
         settings,

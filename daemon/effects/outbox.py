@@ -69,6 +69,11 @@ class OutboxWorker:
             self._wake.set()
 
     @property
+    def wake(self) -> asyncio.Event:
+        """Set when there is new work: a decision queued notifications, or a send ended and made room."""
+        return self._wake
+
+    @property
     def held(self) -> int:
         return len(self._held)
 

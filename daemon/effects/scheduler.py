@@ -45,6 +45,11 @@ class Scheduler:
         self._token = secrets.token_hex(8)
         pipeline.listen(self._on_decision)
 
+    @property
+    def wake(self) -> asyncio.Event:
+        """Set when a decision set a timer."""
+        return self._wake
+
     def _on_decision(self, decision: Decision) -> None:
         if decision.timers_set:
             self._wake.set()

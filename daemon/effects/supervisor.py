@@ -26,7 +26,7 @@ CRASH_LOOP = 3  # crashes in a row that make a loop crash-looping (and /healthz 
 
 class LoopState(StrEnum):
     STARTING = "starting"
-    RUNNING = "running"
+    RUNNING = "running"  # in a step (which includes the step's own wait for work)
     WAITING_FOR_STORE = "waiting_for_store"
     CRASHED = "crashed"  # restarting after a crash
     STOPPED = "stopped"
@@ -62,13 +62,18 @@ class Supervisor:
     ) -> None:
         self.metrics = metrics
         self._steps: dict[str, Step] = {}
+        self._wakes: dict[str, asyncio.Event] = {}
         self._status: dict[str, LoopStatus] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._store_backoff = store_backoff
         self._crash_backoff = crash_backoff
+        # Checked as well as cancelling: a step may swallow its cancellation (asyncio.wait_for on 3.11 can).
+        self._stopping = False
 
-    def add(self, name: str, step: Step) -> None:
+    def add(self, name: str, step: Step, wake: asyncio.Event | None = None) -> None:
+        """Run ``step`` as the loop ``name``; ``wake`` (if any) cuts a backoff short: new work came in."""
         self._steps[name] = step
+        self._wakes[name] = wake or asyncio.Event()
         self._status[name] = LoopStatus()
         for reason in ("store_unavailable", "crash"):
             self.metrics.loop_restarts.labels(name, reason)
@@ -86,11 +91,15 @@ class Supervisor:
     async def _run(self, name: str, step: Step) -> None:
         status = self._status[name]
         waiting, crashing = self._store_backoff(), self._crash_backoff()
-        while True:
+        while not self._stopping:
+            wakeable = False
+            if status.state is not LoopState.RUNNING:
+                log.info("loop_running", loop=name)
+            status.state = LoopState.RUNNING
             try:
                 await step()
             except StoreUnavailable as exc:
-                delay = waiting.next()
+                delay, wakeable = waiting.next(), True
                 if status.state is not LoopState.WAITING_FOR_STORE:
                     log.warning("loop_waiting_for_store", loop=name, error=str(exc))
                 status.state, status.last_error = LoopState.WAITING_FOR_STORE, type(exc).__name__
@@ -102,13 +111,23 @@ class Supervisor:
                 log.exception("loop_crashed", loop=name, error=type(exc).__name__, restart_in=delay)
                 self._restarted(name, status, "crash")
             else:
-                if status.state is not LoopState.RUNNING:
-                    log.info("loop_running", loop=name)
-                status.state, status.crashes_in_a_row = LoopState.RUNNING, 0
+                status.crashes_in_a_row = 0
                 waiting.reset()
                 crashing.reset()
                 continue
+            await self._pause(name, delay, wakeable)
+
+    async def _pause(self, name: str, delay: float, wakeable: bool) -> None:
+        """Wait out a backoff; new work ends a wait for the store early (the store may be back), never a crash's."""
+        if not wakeable:
             await asyncio.sleep(delay)
+            return
+        # asyncio.timeout rather than wait_for: on 3.11 wait_for can swallow a cancellation (stop() relies on it).
+        try:
+            async with asyncio.timeout(delay):
+                await self._wakes[name].wait()
+        except TimeoutError:
+            pass
 
     def _restarted(self, name: str, status: LoopStatus, reason: str) -> None:
         status.restarts += 1
@@ -116,6 +135,7 @@ class Supervisor:
 
     async def stop(self, within: float = 5.0) -> None:
         """Cancel every loop and wait at most ``within`` seconds for them to end; never raises what a loop raised."""
+        self._stopping = True
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
