@@ -23,7 +23,7 @@ from daemon.store import Store, open_store
 from notifiers.channels import load_channels
 from notifiers.postmortem import Postmortems
 from notifiers.render import Renderer
-from notifiers.sender import AppriseSender, make_asset
+from notifiers.sender import AppriseSender, make_asset, size_send_threads
 
 log = structlog.get_logger("tocsin")
 NOTIFY_LEASE_MARGIN = timedelta(seconds=30)
@@ -105,6 +105,8 @@ async def start_services(
         asset = make_asset(settings.notify.retries, settings.notify.retry_wait)
         channels = load_channels(settings.channels, asset)
         sender = AppriseSender(channels, asset, settings.notify.timeout)
+        # Each channel's sends, and as many again abandoned at their timeout while their socket times out.
+        size_send_threads(max(32, 2 * settings.notify.per_channel * len(channels.tags)))
         lease = settings.notify.timeout + NOTIFY_LEASE_MARGIN
         outbox = OutboxWorker(store, sender, clock, metrics, lease, settings.notify.per_channel)
         pipeline.listen(outbox.on_decision)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,6 +40,22 @@ def make_asset(retries: int, retry_wait: timedelta) -> apprise.AppriseAsset:
         default_service_wait=retry_wait.total_seconds(),
         storage_mode="memory",
     )
+
+
+def size_send_threads(threads: int) -> None:
+    """Apprise runs every plugin's blocking send in one process-wide thread pool, sized by default to the CPU count
+    (6 threads on 2 cores): a few hanging sends would hold every thread, and per-channel limits would mean nothing.
+    Give it a thread for every send the channels' limits allow. Apprise 2.x creates the pool lazily in
+    ``apprise.apprise.get_shared_executor``; a pool already made is kept if it is big enough."""
+    import apprise.apprise as core
+
+    pool = core._shared_executor
+    if pool is not None and pool._max_workers >= threads:
+        return
+    with core._shared_executor_lock:
+        core._shared_executor = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="apprise-send")
+    if pool is not None:
+        pool.shutdown(wait=False)
 
 
 class AppriseSender:

@@ -72,6 +72,10 @@ class HttpSink:
     def release_held(self) -> None:
         self._held.set()
 
+    def release_hanging(self) -> None:
+        """Hanging paths answer 504 from now on."""
+        self._release.set()
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._handle)

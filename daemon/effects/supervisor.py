@@ -92,15 +92,13 @@ class Supervisor:
         status = self._status[name]
         waiting, crashing = self._store_backoff(), self._crash_backoff()
         while not self._stopping:
-            wakeable = False
-            if status.state is not LoopState.RUNNING:
-                log.info("loop_running", loop=name)
+            wakeable, was = False, status.state
             status.state = LoopState.RUNNING
             try:
                 await step()
             except StoreUnavailable as exc:
                 delay, wakeable = waiting.next(), True
-                if status.state is not LoopState.WAITING_FOR_STORE:
+                if was is not LoopState.WAITING_FOR_STORE:
                     log.warning("loop_waiting_for_store", loop=name, error=str(exc))
                 status.state, status.last_error = LoopState.WAITING_FOR_STORE, type(exc).__name__
                 self._restarted(name, status, "store_unavailable")
@@ -111,6 +109,8 @@ class Supervisor:
                 log.exception("loop_crashed", loop=name, error=type(exc).__name__, restart_in=delay)
                 self._restarted(name, status, "crash")
             else:
+                if was is not LoopState.RUNNING:
+                    log.info("loop_running", loop=name)
                 status.crashes_in_a_row = 0
                 waiting.reset()
                 crashing.reset()
