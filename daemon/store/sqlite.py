@@ -550,19 +550,23 @@ class SqliteStore:
                     "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?",
                     (_ts(now), _SCAN_FACTOR * limit),
                 ).fetchall()
-                for row in candidates:
-                    if len(rows) >= limit:
-                        break
-                    if row[0] in taken:
-                        continue
-                    earlier = conn.execute(
-                        "SELECT seq FROM outbox WHERE incident_id = ? AND status = 'pending' AND seq < ?",
-                        (row[2], row[0]),
-                    ).fetchall()
-                    # The incident's earlier entries go first: this one waits until they are recorded.
-                    if all(e[0] in taken for e in earlier):
-                        taken.add(row[0])
-                        rows.append(row)
+                progressed = True
+                while progressed and len(rows) < limit:  # again: an entry may follow one taken after it
+                    progressed = False
+                    for row in candidates:
+                        if len(rows) >= limit:
+                            break
+                        if row[0] in taken:
+                            continue
+                        earlier = conn.execute(
+                            "SELECT seq FROM outbox WHERE incident_id = ? AND status = 'pending' AND seq < ?",
+                            (row[2], row[0]),
+                        ).fetchall()
+                        # The incident's earlier entries go first: this one waits until they are recorded.
+                        if all(e[0] in taken for e in earlier):
+                            taken.add(row[0])
+                            rows.append(row)
+                            progressed = True
             conn.executemany(
                 "UPDATE outbox SET next_attempt_at = ?, claim = ? WHERE seq = ?", [(until, token, s) for s in taken]
             )
