@@ -17,7 +17,7 @@ from daemon.config.settings import Settings
 from daemon.domain import AlertStatus, Source
 from daemon.effects.outbox import OutboxWorker
 from daemon.effects.supervisor import Supervisor
-from daemon.engine.events import AlertIn, AlertsReceived
+from daemon.engine.events import Action, AlertIn, AlertsReceived, Transition
 from daemon.metrics import Metrics
 from daemon.services import Services, start_services
 from daemon.store import Store, open_store
@@ -112,6 +112,56 @@ async def test_a_channel_slower_than_the_lease_sends_every_page_once(
         assert view is not None
         lines = [e.text for e in view.timeline if e.kind.value in ("notified", "notification_failed")]
         assert lines == ["page level 0 (round 1) → slow: delivered to 1 of 1 URL"]
+
+
+@pytest.mark.both_stores
+async def test_an_incidents_notifications_arrive_in_order_across_batches_and_replicas(
+    tmp_path: Path, store_url: str | None, http_sink: HttpSink, services: list[Services], store_kind: str
+) -> None:
+    """Defect 6, second half: an acknowledgement decided while its page was being sent was claimed in a later
+    batch (or by another replica) and could arrive before the page."""
+    http_sink.modes = {"/held": "hold"}  # takes each post, answers once released
+    overrides: dict[str, Any] = {
+        "notify": {"retries": 0, "timeout": "10s"},
+        "policies": {"page-hard": page_all("held")},
+    }
+    if store_url is not None:
+        overrides["store"] = store_url
+    urls = f"  - json://{http_sink.address}/held:\n      - tag: held\n"
+    settings = make_settings(tmp_path, overrides, http_sink.address, urls)
+    svc = await start_services(settings, SystemClock(), background=False)
+    services.append(svc)
+    # Two workers: on Redis two replicas, on SQLite two workers of one process. Each holds one entry at most,
+    # so the one sending the page has no room for the acknowledgement and the other would take it.
+    stores: list[Store] = [svc.store, svc.store]
+    if store_kind == "redis":
+        stores[1] = open_store(settings.store)
+        await stores[1].open()
+    supervisor = Supervisor(Metrics(CollectorRegistry()))
+    lease = timedelta(seconds=5)
+    workers = [
+        OutboxWorker(store, make_sender(settings), SystemClock(), supervisor.metrics, lease, capacity=1)
+        for store in stores
+    ]
+    for n, worker in enumerate(workers):
+        svc.pipeline.listen(worker.on_decision)
+        supervisor.add(f"outbox-{n}", worker.step, worker.wake)
+    supervisor.start()
+    try:
+        decision = await svc.pipeline.submit(AlertsReceived((sev1(0),)))
+        await http_sink.wait_for("held", timeout=10)  # the page is being sent, not yet answered
+        await svc.pipeline.submit(Transition(decision.incident_id or "", Action.ACKNOWLEDGE, "alice"))
+        await asyncio.sleep(0.5)  # room for the acknowledgement to overtake the page, were it free to
+        assert http_sink.count("held") == 1
+        http_sink.release_held()
+        await http_sink.wait_for("held", 2, timeout=10)
+    finally:
+        await supervisor.stop()
+        if stores[1] is not svc.store:
+            await stores[1].close()
+    page, ack = http_sink.titles("held")
+    assert "(acknowledged)" not in page
+    assert "(acknowledged)" in ack
 
 
 @pytest.mark.both_stores
