@@ -40,8 +40,9 @@ REJECTIONS = (
     "bad_signature",
     "store_unavailable",
 )
-# notifiers.sender.ChannelOutcome.outcome
-NOTIFY_OUTCOMES = ("sent", "failed", "timeout", "no_match")
+# notifiers.sender.ChannelOutcome.outcome, and given_up (daemon.effects.send)
+NOTIFY_OUTCOMES = ("sent", "failed", "timeout", "no_match", "given_up")
+QUEUES = ("timers", "outbox")
 
 
 class Metrics:
@@ -163,6 +164,20 @@ class Metrics:
             registry=registry,
             multiprocess_mode="mostrecent",
         )
+        self.loop_restarts = Counter(
+            f"{p}background_loop_restarts",
+            "Background loops restarted after a step raised, by loop and reason (store_unavailable or crash).",
+            ["loop", "reason"],
+            registry=registry,
+        )
+        self.rows_set_aside = Counter(
+            f"{p}rows_set_aside",
+            "Queued rows (timers, outbox entries) that could not be read and were set aside, by queue.",
+            ["queue"],
+            registry=registry,
+        )
+        for queue in QUEUES:
+            self.rows_set_aside.labels(queue)
         for severity in SEVERITIES:
             self.declared.labels(severity)
         for source in INGEST_SOURCES:

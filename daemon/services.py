@@ -13,24 +13,26 @@ from prometheus_client import CollectorRegistry
 
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings
+from daemon.effects.outbox import OutboxWorker
+from daemon.effects.retention import Retention
+from daemon.effects.scheduler import Scheduler
+from daemon.effects.supervisor import Supervisor
 from daemon.engine.engine import Engine
 from daemon.engine.events import StartedUp
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
-from daemon.retention import Retention
-from daemon.scheduler import Scheduler
 from daemon.store import Store, open_store
 from daemon.store.base import StoreUnavailable
 from notifiers.channels import load_channels
-from notifiers.dispatch import Dispatcher
 from notifiers.postmortem import Postmortems
 from notifiers.render import Renderer
-from notifiers.sender import AppriseSender, make_asset
+from notifiers.sender import AppriseSender, make_asset, size_send_threads
 
 log = structlog.get_logger("tocsin")
 NOTIFY_LEASE_MARGIN = timedelta(seconds=30)
 # Of the drain, what the store keeps for its last commits after sends under way had theirs (at most a quarter).
 CLOSE_RESERVE = 5.0
+LOOPS_STOP_WITHIN = 1.0  # seconds the background loops get to end once cancelled (they stop claiming at once)
 
 
 @dataclass
@@ -43,21 +45,27 @@ class Services:
     metrics: Metrics
     renderer: Renderer
     scheduler: Scheduler
-    dispatcher: Dispatcher | None
+    outbox: OutboxWorker | None
     link_secret: bytes
     background: bool
     postmortems: Postmortems
     retention: Retention
+    supervisor: Supervisor
+
+    @property
+    def dispatcher(self) -> OutboxWorker | None:
+        """The outbox worker, by its former name (tests and callers written before daemon.effects)."""
+        return self.outbox
 
     _drain_deadline: float | None = field(default=None, init=False)
 
     async def stop_claiming(self) -> None:
         """The first step of a drain, taken as SIGTERM arrives: no loop claims new work (timers, outbox,
-        retention). Each is cancelled and given ``STOP_WITHIN`` to end; sends already under way go on."""
-        stops = [self.retention.stop(), self.scheduler.stop()]
-        if self.dispatcher is not None:
-            stops.append(self.dispatcher.stop_claiming())
-        await asyncio.gather(*stops)
+        retention). Each is cancelled and given LOOPS_STOP_WITHIN to end; sends already under way go on."""
+        try:
+            await self.supervisor.stop(LOOPS_STOP_WITHIN)
+        except Exception:
+            log.exception("stop_failed", part="loops")
 
     def drain_by(self, deadline: float) -> None:
         """``stop`` must be done by ``deadline`` (the event loop's clock): the server's drain bound."""
@@ -65,15 +73,25 @@ class Services:
 
     async def stop(self) -> None:
         """SIGTERM drains: loops stop, sends under way are recorded, queued commits finish, the store closes;
-        all of it by the drain deadline (``drain_timeout`` from now if the server set none)."""
+        all of it by the drain deadline (``drain_timeout`` from now if the server set none), and nothing a loop
+        or a send raised keeps the later steps from running."""
         loop = asyncio.get_running_loop()
         deadline = self._drain_deadline or loop.time() + self.settings.drain_timeout.total_seconds()
         # The store's last commits get the end of the drain, whatever the sends took.
         reserve = min(CLOSE_RESERVE, self.settings.drain_timeout.total_seconds() / 4)
         await self.stop_claiming()
-        if self.dispatcher is not None:
-            # Sends under way may finish and be recorded (so a restart does not page again) until the reserve.
-            await self.dispatcher.stop(grace=max(0.0, deadline - reserve - loop.time()))
+        if self.outbox is not None:
+            # Sends under way may finish and be recorded (so a restart does not page again) until the reserve;
+            # then the rest are cancelled and the unsent claims given back, within half the reserve (what is not
+            # given back by then returns when its lease ends).
+            sends_end = deadline - reserve
+            try:
+                async with asyncio.timeout_at(sends_end + reserve / 2):
+                    await self.outbox.stop(grace=max(0.0, sends_end - loop.time()))
+            except TimeoutError:
+                log.warning("outbox_not_stopped", hint="claims not given back return when their lease ends")
+            except Exception:
+                log.exception("stop_failed", part="outbox")
         try:
             async with asyncio.timeout_at(deadline):
                 await self.store.close()
@@ -89,8 +107,8 @@ async def start_services(
     store: Store | None = None,
     background: bool = True,
 ) -> Services:
-    """Open the store and build the pipeline; with ``background`` the scheduler and notifier run by themselves
-    (tests leave it off and drive them through ``run_due()`` and ``drain()``)."""
+    """Open the store and build the pipeline; with ``background`` the supervisor runs the timer, outbox and
+    retention loops (tests leave it off and drive them through ``run_due()`` and ``drain()``)."""
     clock = clock or SystemClock()
     metrics = Metrics(registry if registry is not None else CollectorRegistry(), settings.metrics.max_services)
     if settings.link_secret is not None:
@@ -108,13 +126,21 @@ async def start_services(
     pipeline = Pipeline(engine, store, clock, renderer, metrics)
     stall = float(os.environ.get("TOCSIN_FAULT_TIMER_STALL", "0") or 0)  # failure drills only
     scheduler = Scheduler(store, pipeline, clock, metrics, settings.timer_lease, stall)
-    dispatcher = None
+    retention = Retention(store, clock, settings.retention)
+    supervisor = Supervisor(metrics)
+    supervisor.add("timers", scheduler.step, scheduler.wake)
+    supervisor.add("retention", retention.step)
+    outbox = None
     if settings.channels is not None:
         asset = make_asset(settings.notify.retries, settings.notify.retry_wait)
         channels = load_channels(settings.channels, asset)
         sender = AppriseSender(channels, asset, settings.notify.timeout)
-        dispatcher = Dispatcher(store, sender, clock, metrics, lease=settings.notify.timeout + NOTIFY_LEASE_MARGIN)
-        pipeline.listen(dispatcher.on_decision)
+        # Each channel's sends, and as many again abandoned at their timeout while their socket times out.
+        size_send_threads(max(32, 2 * settings.notify.per_channel * len(channels.tags)))
+        lease = settings.notify.timeout + NOTIFY_LEASE_MARGIN
+        outbox = OutboxWorker(store, sender, clock, metrics, lease, settings.notify.per_channel)
+        pipeline.listen(outbox.on_decision)
+        supervisor.add("outbox", outbox.step, outbox.wake)
         metrics.prepare_channels(sorted({channel for _, channel in settings.channel_references()}))
     services = Services(
         settings,
@@ -125,11 +151,12 @@ async def start_services(
         metrics,
         renderer,
         scheduler,
-        dispatcher,
+        outbox,
         link_secret,
         background,
         postmortems,
-        Retention(store, clock, settings.retention),
+        retention,
+        supervisor,
     )
     if settings.heartbeats:
         # Before any timer fires: after downtime, heartbeats get a full period from now (DESIGN §13). A store
@@ -142,8 +169,5 @@ async def start_services(
             )
             scheduler.before_first = StartedUp()
     if background:
-        services.retention.start()
-        scheduler.start()
-        if dispatcher is not None:
-            dispatcher.start()
+        supervisor.start()
     return services

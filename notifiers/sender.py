@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,6 +42,22 @@ def make_asset(retries: int, retry_wait: timedelta) -> apprise.AppriseAsset:
     )
 
 
+def size_send_threads(threads: int) -> None:
+    """Apprise runs every plugin's blocking send in one process-wide thread pool, sized by default to the CPU count
+    (6 threads on 2 cores): a few hanging sends would hold every thread, and per-channel limits would mean nothing.
+    Give it a thread for every send the channels' limits allow. Apprise 2.x creates the pool lazily in
+    ``apprise.apprise.get_shared_executor``; a pool already made is kept if it is big enough."""
+    import apprise.apprise as core
+
+    pool = core._shared_executor
+    if pool is not None and pool._max_workers >= threads:
+        return
+    with core._shared_executor_lock:
+        core._shared_executor = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="apprise-send")
+    if pool is not None:
+        pool.shutdown(wait=False)
+
+
 class AppriseSender:
     def __init__(self, channels: Channels, asset: apprise.AppriseAsset, timeout: timedelta) -> None:
         self.channels = channels
@@ -49,7 +66,8 @@ class AppriseSender:
             self._apprise.add(service)
         self._timeout = timeout.total_seconds()
 
-    async def _one(self, notification: Notification, channel: str) -> ChannelOutcome:
+    async def send_one(self, notification: Notification, channel: str) -> ChannelOutcome:
+        """One channel (Apprise tag) of a notification, bounded by the timeout."""
         if not self.channels.has(channel):
             return ChannelOutcome(channel, "no_match", ())
         try:
@@ -86,4 +104,4 @@ class AppriseSender:
 
     async def send(self, notification: Notification) -> list[ChannelOutcome]:
         """Every channel at once, so a hanging channel delays no other beyond the timeout."""
-        return list(await asyncio.gather(*(self._one(notification, ch) for ch in notification.channels)))
+        return list(await asyncio.gather(*(self.send_one(notification, ch) for ch in notification.channels)))

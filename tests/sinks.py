@@ -24,17 +24,20 @@ class Received:
 
 @dataclass
 class HttpSink:
-    """Collects Apprise json:// posts by path; a path can be set to fail (500) or hang."""
+    """Collects Apprise json:// posts by path; a path can be set to fail (500), hang (never answer until the sink
+    stops), be slow (answer after ``slow_delay`` seconds) or hold (take the post, answer once ``release_held()``)."""
 
     host: str = "127.0.0.1"
     port: int = 0
     received: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     modes: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # every answer waits this long first: a slow channel
+    delay: float = 0.0  # every answer waits this long first: a slow sink
+    slow_delay: float = 1.0  # what a path in "slow" mode waits on top: one slow channel beside healthy ones
     started: int = 0  # requests that arrived, answered or not
     _runner: web.AppRunner | None = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _held: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def address(self) -> str:
@@ -63,9 +66,20 @@ class HttpSink:
             return web.Response(status=504)
         if mode == "fail":
             return web.Response(status=500, text="sink told to fail")
+        if mode == "slow":
+            await asyncio.sleep(self.slow_delay)
         self.received[request.path].append(await request.json())
         self._arrived.set()
+        if mode == "hold":
+            await self._held.wait()
         return web.Response(text="ok")
+
+    def release_held(self) -> None:
+        self._held.set()
+
+    def release_hanging(self) -> None:
+        """Hanging paths answer 504 from now on."""
+        self._release.set()
 
     async def start(self) -> None:
         app = web.Application()
@@ -81,6 +95,7 @@ class HttpSink:
 
     async def stop(self) -> None:
         self._release.set()
+        self._held.set()
         if self._runner is not None:
             await self._runner.cleanup()
 

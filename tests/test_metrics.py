@@ -196,7 +196,9 @@ async def test_series_count_stays_bounded(tocsin: Tocsin) -> None:
         "heartbeat": {b.name for b in tocsin.settings.heartbeats},  # the configured ones only
         "source": {"alertmanager", "pagerduty", "pagerduty_webhook"},
         "level": {"0", "1", "2"},  # the levels of the example's policies
-        "reason": set(REJECTIONS),
+        "reason": {*REJECTIONS, "crash"},  # rejections, and why a background loop restarted
+        "loop": {"timers", "outbox", "retention"},
+        "queue": {"timers", "outbox"},
     }
     for sample in after:
         if "service" not in sample:

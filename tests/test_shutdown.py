@@ -11,9 +11,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 
 from daemon.clock import SystemClock
-from daemon.tasks import Background
+from daemon.effects.supervisor import Supervisor
+from daemon.metrics import Metrics
 from tests.process import TocsinProcess, free_port
 from tests.programs import until
 from tests.sinks import HttpSink
@@ -150,19 +152,19 @@ async def test_a_loop_cancelled_as_it_is_woken_stops() -> None:
     wake = asyncio.Event()
     rounds = 0
 
-    async def loop() -> None:
+    async def step() -> None:
         nonlocal rounds
-        while True:
-            rounds += 1
-            await clock.sleep_until(clock.now() + timedelta(seconds=30), wake)
-            wake.clear()
+        rounds += 1
+        await clock.sleep_until(clock.now() + timedelta(seconds=30), wake)
+        wake.clear()
 
-    background = Background("test-loop", loop)
-    background.start()
+    supervisor = Supervisor(Metrics(CollectorRegistry()))
+    supervisor.add("test-loop", step)
+    supervisor.start()
     for _ in range(3):
         await asyncio.sleep(0)  # asleep in sleep_until
     wake.set()
-    await background.stop()
+    await supervisor.stop(1.0)
     for _ in range(3):
         await asyncio.sleep(0)
     assert rounds == 1, "the loop went round again after its cancel"

@@ -19,13 +19,14 @@ from daemon.engine.state import Decision, Needs, Slice
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.store import Store, open_store
-from daemon.store.base import Delivery, IncidentFilter
+from daemon.store.base import Delivery, IncidentFilter, Queue
 from daemon.store.cursor import BadCursor
 from daemon.store.redis import RedisStore
 from notifiers.render import Renderer
 from rules.matchers import Matcher, MatchType
 from rules.severity import Severity
 from rules.silences import Silence
+from tests.damage import write_raw
 from tests.redis_server import RedisServer
 from tests.support import make_settings
 
@@ -196,14 +197,14 @@ async def test_timers_are_claimed_with_a_lease(
     await p.submit(AlertsReceived((alert("a1"),)))  # SEV1: escalation at 5m, reminder at 15m, raise check at 30m
     due = await store.next_timer_due()
     assert due == clock.now() + timedelta(minutes=5)
-    assert await store.claim_due_timers(clock.now(), 10, LEASE) == []
+    assert (await store.claim_due_timers(clock.now(), 10, LEASE, "t1")).items == []
     clock.advance(5 * 60)
-    [claimed] = await store.claim_due_timers(clock.now(), 10, LEASE)
+    [claimed] = (await store.claim_due_timers(clock.now(), 10, LEASE, "t2")).items
     assert (claimed.kind, claimed.due_at) == (TimerKind.ESCALATE, due)
-    assert await store.claim_due_timers(clock.now(), 10, LEASE) == []  # held by the lease
+    assert (await store.claim_due_timers(clock.now(), 10, LEASE, "t3")).items == []  # held by the lease
     assert await store.next_timer_due() == clock.now() + LEASE
     clock.advance(31)
-    [again] = await store.claim_due_timers(clock.now(), 10, LEASE)  # its holder never committed: due again
+    [again] = (await store.claim_due_timers(clock.now(), 10, LEASE, "t4")).items  # its holder never committed
     assert again == claimed
 
 
@@ -212,12 +213,14 @@ async def test_outbox_is_idempotent_claimed_and_recorded(
 ) -> None:
     p = pipeline_for(store)
     await p.submit(AlertsReceived((alert("a1"),)))
-    [page] = await store.claim_notifications(clock.now(), 10, LEASE)
-    assert (page.incident_id, page.level, page.round, page.attempts) == ("INC-2026-0001", 0, 1, 1)
-    assert await store.claim_notifications(clock.now(), 10, LEASE) == []
+    [page] = (await store.claim_notifications(clock.now(), 10, LEASE, "c1")).items
+    assert (page.incident_id, page.level, page.round, page.attempts) == ("INC-2026-0001", 0, 1, 0)
+    assert (await store.claim_notifications(clock.now(), 10, LEASE, "c2")).items == []
+    assert await store.start_notification(page.key, "c1", clock.now() + LEASE) == 1
     clock.advance(31)
-    [retry] = await store.claim_notifications(clock.now(), 10, LEASE)
-    assert (retry.key, retry.attempts) == (page.key, 2)
+    [retry] = (await store.claim_notifications(clock.now(), 10, LEASE, "c3")).items
+    assert (retry.key, retry.attempts) == (page.key, 1)  # one send begun; claims are not counted
+    assert await store.start_notification(page.key, "c1", clock.now() + LEASE) is None  # c1's claim lapsed
 
     # The same notification decided again (a retried or repeated decision) is not queued a second time.
     def repeat(s: Slice) -> Decision:
@@ -229,7 +232,7 @@ async def test_outbox_is_idempotent_claimed_and_recorded(
     entry = TimelineEntry("INC-2026-0001", clock.now(), "tocsin", Kind.NOTIFIED, "sent")
     await store.record_delivery(Delivery(page.key, 2, [entry]))
     clock.advance(3600)
-    assert await store.claim_notifications(clock.now(), 10, LEASE) == []
+    assert (await store.claim_notifications(clock.now(), 10, LEASE, "c4")).items == []
     view = await store.get_incident("INC-2026-0001")
     assert view is not None
     assert view.timeline[-1].text == "sent"
@@ -362,3 +365,121 @@ async def test_unplaced_firing_alerts_are_loaded_with_their_keys(
     assert [a.fingerprint for a in loaded.unplaced] == ["info1"]
     assert [a.fingerprint for a in loaded.orphans['{service="queue"}']] == ["info1"]
     assert loaded.unplaced[0] is loaded.orphans['{service="queue"}'][0]  # one object per alert
+
+
+# -- the queue contract (daemon/store/base.py) ------------------------------------------------------------------
+
+
+async def test_rows_that_cannot_be_read_are_set_aside_and_the_claims_go_on(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("a1"),)))  # a page queued now, the escalation timer due in 5m
+    newer = (
+        b'{"key": "INC-2026-0001/snooze", "kind": "snooze", "incident_id": "INC-2026-0001", "due_at": "x", "data": {}}'
+    )
+    await write_raw(store, Queue.TIMERS, "INC-2026-0001/snooze", "INC-2026-0001", newer, clock.now())
+    await write_raw(store, Queue.TIMERS, "INC-2026-0001/torn", "INC-2026-0001", b'{"key": "INC-20', clock.now())
+    # An earlier entry of the same incident that cannot be read: set aside, it does not hold up the page.
+    await write_raw(store, Queue.OUTBOX, "INC-2026-0001/torn", "INC-2026-0001", b"\x00\xff", clock.now())
+
+    notes = await store.claim_notifications(clock.now(), 10, LEASE, "n1")
+    assert [(a.queue, a.key) for a in notes.set_aside] == [(Queue.OUTBOX, "INC-2026-0001/torn")]
+    [page] = notes.items
+    assert page.level == 0
+    clock.advance(5 * 60)
+    timers = await store.claim_due_timers(clock.now(), 10, LEASE, "t1")
+    assert sorted(a.key for a in timers.set_aside) == ["INC-2026-0001/snooze", "INC-2026-0001/torn"]
+    assert {a.reason for a in timers.set_aside} <= {"ValueError", "JSONDecodeError", "KeyError"}
+    assert [t.kind for t in timers.items] == [TimerKind.ESCALATE]
+
+    # Kept for an operator to look at, and out of the queues: no later claim meets them again.
+    kept = {(a.queue, a.key) for a in await store.set_aside_rows()}
+    assert kept == {
+        (Queue.TIMERS, "INC-2026-0001/snooze"),
+        (Queue.TIMERS, "INC-2026-0001/torn"),
+        (Queue.OUTBOX, "INC-2026-0001/torn"),
+    }
+    clock.advance(3600)
+    assert (await store.claim_due_timers(clock.now(), 10, LEASE, "t2")).set_aside == []
+    assert (await store.claim_notifications(clock.now(), 10, LEASE, "n2")).set_aside == []
+
+
+async def test_a_repeated_claim_returns_what_its_token_holds(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    """What redis-py does when a claim's reply is lost: the same call again. Nothing is stranded until the lease."""
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived(tuple(alert(f"a{n}", service=f"s{n}") for n in range(3))))
+    first = await store.claim_notifications(clock.now(), 10, LEASE, "lost-reply")
+    again = await store.claim_notifications(clock.now(), 10, LEASE, "lost-reply")
+    assert len(first.items) == 3
+    assert sorted(n.key for n in again.items) == sorted(n.key for n in first.items)
+    assert all(n.claim == "lost-reply" for n in again.items)
+    assert (await store.claim_notifications(clock.now(), 10, LEASE, "someone-else")).items == []
+
+    clock.advance(5 * 60)
+    timers = await store.claim_due_timers(clock.now(), 10, LEASE, "lost-timers")
+    assert len(timers.items) == 3
+    retried = await store.claim_due_timers(clock.now(), 10, LEASE, "lost-timers")
+    assert sorted(t.key for t in retried.items) == sorted(t.key for t in timers.items)
+    assert (await store.claim_due_timers(clock.now(), 10, LEASE, "someone-else")).items == []
+
+
+async def test_a_released_claim_is_due_at_once(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("a1"),)))
+    [page] = (await store.claim_notifications(clock.now(), 10, LEASE, "c1")).items
+    await store.release_notifications({page.key: "c1"}, clock.now())
+    [again] = (await store.claim_notifications(clock.now(), 10, LEASE, "c2")).items  # no lease to wait out
+    assert (again.key, again.attempts) == (page.key, 0)
+    assert await store.start_notification(page.key, "c1", clock.now() + LEASE) is None
+
+    clock.advance(5 * 60)
+    [timer] = (await store.claim_due_timers(clock.now(), 10, LEASE, "t1")).items
+    await store.release_timers("t1", [timer.key], clock.now())
+    assert await store.next_timer_due() == clock.now()
+    assert [t.key for t in (await store.claim_due_timers(clock.now(), 10, LEASE, "t2")).items] == [timer.key]
+
+
+async def test_a_held_claim_is_kept_and_a_lapsed_one_is_lost(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("a1"),)))
+    [page] = (await store.claim_notifications(clock.now(), 10, LEASE, "c1")).items
+    for _ in range(4):  # two minutes in all, each renewal within the lease
+        clock.advance(25)
+        assert await store.hold_notifications({page.key: "c1"}, clock.now() + LEASE) == {page.key}
+        assert (await store.claim_notifications(clock.now(), 10, LEASE, "other")).items == []
+    clock.advance(31)
+    [taken] = (await store.claim_notifications(clock.now(), 10, LEASE, "c2")).items
+    assert taken.key == page.key
+    assert await store.hold_notifications({page.key: "c1"}, clock.now() + LEASE) == set()
+    assert await store.start_notification(page.key, "c1", clock.now() + LEASE) is None
+    assert await store.start_notification(page.key, "c2", clock.now() + LEASE) == 1
+
+
+async def test_an_incidents_notifications_are_claimed_in_order(
+    open_stores: Open, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock, store_kind: str
+) -> None:
+    here = await open_stores()
+    there = await open_stores() if store_kind == "redis" else here  # another replica
+    p = pipeline_for(here)
+    await p.submit(AlertsReceived((alert("a1"),)))
+    await p.submit(Transition("INC-2026-0001", Action.ACKNOWLEDGE, "alice"))
+    # Taken together, in the order decided.
+    both = (await here.claim_notifications(clock.now(), 10, LEASE, "c1")).items
+    assert [n.reason.value for n in both] == ["escalation", "acknowledged"]
+    await here.release_notifications({n.key: "c1" for n in both}, clock.now())
+
+    # One at a time: the acknowledgement waits for the page, in a later batch and on another replica.
+    [page] = (await here.claim_notifications(clock.now(), 1, LEASE, "c2")).items
+    assert page.reason.value == "escalation"
+    assert (await there.claim_notifications(clock.now(), 10, LEASE, "c3")).items == []
+    assert (await here.claim_notifications(clock.now(), 10, LEASE, "c4")).items == []
+    await here.record_delivery(Delivery(page.key, 1, []))
+    [ack] = (await there.claim_notifications(clock.now(), 10, LEASE, "c5")).items
+    assert ack.reason.value == "acknowledged"

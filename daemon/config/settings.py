@@ -123,6 +123,7 @@ class NotifyConfig(StrictModel):
     timeout: Duration = timedelta(seconds=30)  # overall bound on one notification's fan-out
     retries: int = Field(default=2, ge=0, le=10)  # Apprise's own per-service retry count
     retry_wait: Duration = timedelta(seconds=2)  # Apprise's wait between those retries
+    per_channel: int = Field(default=8, ge=1, le=256)  # sends under way at once per channel (a slow one slows itself)
 
 
 class MetricsConfig(StrictModel):

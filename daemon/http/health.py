@@ -23,7 +23,18 @@ log = structlog.get_logger("tocsin.http")
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    """Liveness, with each background loop's state (timers, outbox, retention).
+
+    200 while every loop runs or waits for the store (an unreachable store is /readyz's business: restarting
+    tocsin would not bring it back). 503 once a loop is crash-looping (several crashes in a row, each restarted):
+    a liveness probe then restarts tocsin, and the failure is visible from outside. A loop's ``last_error`` is the
+    exception's class name only, never its text.
+    """
+    svc = request.app[SERVICES]
+    loops = {name: status.view() for name, status in svc.supervisor.report().items()}
+    if svc.supervisor.crash_looping():
+        return json_response({"status": "crash_looping", "loops": loops}, 503)
+    return json_response({"status": "ok", "loops": loops})
 
 
 async def readyz(request: web.Request) -> web.Response:

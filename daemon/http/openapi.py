@@ -279,7 +279,7 @@ def document() -> dict[str, Any]:
             }
         },
         "/api/v1/openapi.json": {"get": _op("This document", ok_schema={"type": "object"}, errors=(), security=[])},
-        "/healthz": {"get": _op("Liveness", errors=(), security=[])},
+        "/healthz": {"get": _op("Liveness and the background loops' states", errors=(503,), security=[])},
         "/readyz": {"get": _op("Readiness: the store answers", errors=(503,), security=[])},
         "/metrics": {"get": _op("Prometheus metrics", errors=(), security=[])},
     }

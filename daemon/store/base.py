@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
 import structlog
@@ -62,6 +63,30 @@ class Delivery:
     timeline: list[TimelineEntry]
 
 
+class Queue(StrEnum):
+    """The two work queues, both under the queue contract below."""
+
+    TIMERS = "timers"
+    OUTBOX = "outbox"
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A queued row that could not be read (a timer kind of a newer version, damaged data): kept apart, not run."""
+
+    queue: Queue
+    key: str
+    reason: str  # the exception's class name, never its text (it may quote the row)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed(Generic[T]):
+    """What one claim took, and the rows it set aside on the way (each reported by this claim only)."""
+
+    items: list[T]
+    set_aside: list[SetAside] = field(default_factory=list)
+
+
 Decide = Callable[[Slice], Decision]
 # Called once for each decision that is stored, when it is stored, whether or not its caller still waits.
 Committed = Callable[[Decision], None]
@@ -115,21 +140,56 @@ class Store(Protocol):
 
     async def list_alerts(self, status: str | None, limit: int, cursor: str | None) -> Page[Alert]: ...
 
-    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta) -> list[Timer]:
-        """Timers due at ``now``, each held for ``lease``: no other claim gets it until the lease ends, and one
-        whose holder died (its decision never committed) is due again then. Firing it removes or replaces it."""
+    # -- the queue contract (timers and outbox) -------------------------------------------------------
+    #
+    # claim:    rows due at ``now`` (and not held) are held for ``lease`` under the caller's ``token``. Claiming
+    #           again with the same token (redis-py resending a script whose reply was lost, or the caller
+    #           retrying a claim that raised) returns what that token still holds, re-held, and takes no more
+    #           than ``limit`` in all, so a lost reply never leaves rows stranded until their lease ends.
+    #           A row that cannot be decoded is set aside (kept apart, listed by ``set_aside_rows``) and the
+    #           claim goes on with the others.
+    # hold:     the holder extends its leases while the work is queued locally or under way; a hold that
+    #           finds the row held by another token (its lease lapsed and it was taken) reports it lost.
+    # start:    (outbox) a send begins: ``attempts`` counts sends begun, never claims; refused if not held.
+    # complete: timers complete with the decision that fires them (``decide``); outbox entries with
+    #           ``record_delivery``, whoever holds them.
+    # release:  a claim that will not start (the worker stops, the row must wait) goes back to the queue at
+    #           once, due now, without waiting for its lease.
+    # Order:    an outbox entry is claimed only when every earlier entry of its incident is recorded or taken
+    #           by the same claim, so one incident's notifications go out in the order decided, across batches
+    #           and replicas. A holder never claims again what it holds: it keeps holding it instead.
+
+    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta, token: str) -> Claimed[Timer]:
+        """Timers due at ``now``, held for ``lease``: a timer whose holder died (its decision never committed)
+        is due again when the lease ends. Firing it (``decide``) removes or replaces it."""
+
+    async def release_timers(self, token: str, keys: list[str], now: datetime) -> None:
+        """Timers claimed by ``token`` and not fired: due again at ``now``."""
 
     async def next_timer_due(self) -> datetime | None:
         """When the earliest timer (or lease) falls due."""
 
-    async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
-        """Outbox entries due at ``now``, held for ``lease``, with ``attempts`` counting this claim."""
+    async def claim_notifications(
+        self, now: datetime, limit: int, lease: timedelta, token: str
+    ) -> Claimed[Notification]:
+        """Outbox entries due at ``now`` in their incident's order, held for ``lease``; ``attempts`` is the
+        number of sends begun so far (a claim does not count)."""
 
-    async def hold_notification(self, key: str, claim: str, until: datetime) -> bool:
-        """Extend a claim to ``until`` if it is still ``claim`` (False: it lapsed and someone else has it)."""
+    async def hold_notifications(self, held: dict[str, str], until: datetime) -> set[str]:
+        """Extend each claim (key -> token) still held to ``until``; returns the keys still held."""
+
+    async def start_notification(self, key: str, token: str, until: datetime) -> int | None:
+        """A send of a held entry begins: count it and hold until ``until``. Returns the attempts so far (this
+        one included), or None when the claim lapsed and someone else has the entry."""
+
+    async def release_notifications(self, held: dict[str, str], now: datetime) -> None:
+        """Entries claimed (key -> token) and not started: due again at ``now``."""
 
     async def record_delivery(self, delivery: Delivery) -> None:
-        """The entry was sent: remove it from the outbox and add its timeline lines."""
+        """The entry was sent (or given up): remove it from the outbox and add its timeline lines."""
+
+    async def set_aside_rows(self) -> list[SetAside]:
+        """Every row set aside so far (kept for an operator or a newer version to look at)."""
 
     async def purge(self, before: datetime) -> int:
         """Forget incidents resolved before ``before`` (their alerts and timeline) and alerts resolved before it

@@ -35,12 +35,15 @@ from daemon.store import silences as silence_codec
 from daemon.store.base import (
     MAX_PENDING_DECISIONS,
     WRITE_TIMEOUT,
+    Claimed,
     Committed,
     Decide,
     Delivery,
     IncidentFilter,
     IncidentView,
     Page,
+    Queue,
+    SetAside,
     StoreBusy,
     StoreUnavailable,
     report_commit,
@@ -52,11 +55,15 @@ from daemon.store.redis_scripts import (
     CLAIM_TIMERS,
     COMMIT,
     FENCE,
-    HOLD_NOTIFICATION,
+    HOLD_NOTIFICATIONS,
     LOCK,
     PURGE_ALERT,
     PURGE_INCIDENT,
     RECORD_DELIVERY,
+    RELEASE_NOTIFICATIONS,
+    RELEASE_TIMERS,
+    SET_ASIDE,
+    START_NOTIFICATION,
     UNLOCK,
     VERSIONS,
 )
@@ -133,6 +140,10 @@ def _ts(dt: datetime) -> float:
     return dt.timestamp()
 
 
+def _ms(span: timedelta) -> int:
+    return max(1, int(span.total_seconds() * 1000))
+
+
 def parse_redis_url(url: str) -> tuple[str, RedisOptions, dict[str, Any]]:
     """Split tocsin's own options (``prefix``, ``timeout``) from the URL redis-py understands."""
     parts = urlsplit(url)
@@ -201,7 +212,11 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._record = r.register_script(RECORD_DELIVERY)
         self._purge_incident = r.register_script(PURGE_INCIDENT)
         self._purge_alert = r.register_script(PURGE_ALERT)
-        self._hold = r.register_script(HOLD_NOTIFICATION)
+        self._hold = r.register_script(HOLD_NOTIFICATIONS)
+        self._start = r.register_script(START_NOTIFICATION)
+        self._release_notes = r.register_script(RELEASE_NOTIFICATIONS)
+        self._release_timers = r.register_script(RELEASE_TIMERS)
+        self._set_aside = r.register_script(SET_ASIDE)
         self._lock = r.register_script(LOCK)
         self._unlock = r.register_script(UNLOCK)
         self._versions = r.register_script(VERSIONS)
@@ -651,29 +666,73 @@ class RedisStore(RedisOverrides, RedisSilences):
 
     # -- timers and outbox --------------------------------------------------------------------------
 
-    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta) -> list[Timer]:
-        raw = await self._call(lambda: self._claim_timers(args=[self.keys.base, _ts(now), _ts(now + lease), limit]))
-        return sorted((codec.timer_from(codec.loads(d)) for d in raw), key=lambda t: t.due_at)
+    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta, token: str) -> Claimed[Timer]:
+        args = [self.keys.base, _ts(now), _ts(now + lease), limit, token, _ms(lease)]
+        raw = await self._call(functools.partial(self._claim_timers, args=args))
+        timers: list[Timer] = []
+        aside: list[SetAside] = []
+        for key, data in zip(raw[::2], raw[1::2], strict=True):
+            try:
+                timers.append(codec.timer_from(codec.loads(data)))
+            except Exception as exc:
+                aside.append(await self._aside(Queue.TIMERS, key.decode(), exc))
+        return Claimed(sorted(timers, key=lambda t: t.due_at), aside)
+
+    async def release_timers(self, token: str, keys: list[str], now: datetime) -> None:
+        if keys:
+            args = [self.keys.base, _ts(now), token, *keys]
+            await self._call(functools.partial(self._release_timers, args=args))
 
     async def next_timer_due(self) -> datetime | None:
         first = await self._call(lambda: self.r.zrange(self.keys.timers, 0, 0, withscores=True))
         return datetime.fromtimestamp(first[0][1], UTC) if first else None
 
-    async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
-        claim = uuid.uuid4().hex
-        args = [self.keys.base, _ts(now), _ts(now + lease), limit, claim]
+    async def claim_notifications(
+        self, now: datetime, limit: int, lease: timedelta, token: str
+    ) -> Claimed[Notification]:
+        args = [self.keys.base, _ts(now), _ts(now + lease), limit, token, _ms(lease)]
         raw = await self._call(functools.partial(self._claim_notes, args=args))
-        found = []
-        for data, attempts in zip(raw[::2], raw[1::2], strict=True):
-            notification = codec.notification_from(codec.loads(data))
+        found: list[Notification] = []
+        aside: list[SetAside] = []
+        for key, data, attempts in zip(raw[::3], raw[1::3], raw[2::3], strict=True):
+            try:
+                notification = codec.notification_from(codec.loads(data))
+            except Exception as exc:
+                aside.append(await self._aside(Queue.OUTBOX, key.decode(), exc))
+                continue
             notification.attempts = int(attempts)
-            notification.claim = claim
+            notification.claim = token
             found.append(notification)
-        return sorted(found, key=lambda n: n.created_at)
+        # Already in their incident's order; a stable sort by creation keeps it.
+        return Claimed(sorted(found, key=lambda n: n.created_at), aside)
 
-    async def hold_notification(self, key: str, claim: str, until: datetime) -> bool:
-        args = [self.keys.base, key, claim, _ts(until)]
-        return bool(await self._call(functools.partial(self._hold, args=args)))
+    async def _aside(self, queue: Queue, key: str, exc: Exception) -> SetAside:
+        reason = type(exc).__name__
+        await self._call(functools.partial(self._set_aside, args=[self.keys.base, queue.value, key, reason]))
+        return SetAside(queue, key, reason)
+
+    async def set_aside_rows(self) -> list[SetAside]:
+        rows: list[SetAside] = []
+        for queue in Queue:
+            why = await self._call(functools.partial(self.r.hgetall, self.keys.aside_why(queue.value)))
+            rows += [SetAside(queue, key.decode(), reason.decode()) for key, reason in sorted(why.items())]
+        return rows
+
+    async def hold_notifications(self, held: dict[str, str], until: datetime) -> set[str]:
+        if not held:
+            return set()
+        args = [self.keys.base, _ts(until), *(part for pair in held.items() for part in pair)]
+        kept = await self._call(functools.partial(self._hold, args=args))
+        return {key.decode() for key in kept}
+
+    async def start_notification(self, key: str, token: str, until: datetime) -> int | None:
+        attempts = await self._call(functools.partial(self._start, args=[self.keys.base, key, token, _ts(until)]))
+        return None if attempts is None else int(attempts)
+
+    async def release_notifications(self, held: dict[str, str], now: datetime) -> None:
+        if held:
+            args = [self.keys.base, _ts(now), *(part for pair in held.items() for part in pair)]
+            await self._call(functools.partial(self._release_notes, args=args))
 
     async def record_delivery(self, delivery: Delivery) -> None:
         incident_id = delivery.timeline[0].incident_id if delivery.timeline else ""

@@ -68,13 +68,32 @@ class Keys:
     def timer(self, key: str) -> str:
         return self("timer", key)
 
-    # note:<key> -> hash {d: JSON of the notification, a: claims so far}
+    # note:<key> -> hash {d: JSON of the notification, a: sends begun, i: incident id, c: token of its claim}
     def note(self, key: str) -> str:
         return self("note", key)
 
     # nkey:<key> -> set once with a TTL: the notification's idempotency key
     def nkey(self, key: str) -> str:
         return self("nkey", key)
+
+    # iorder:<incident id> -> sorted set: the incident's queued notification keys in the order decided
+    def iorder(self, incident_id: str) -> str:
+        return self("iorder", incident_id)
+
+    # tclaim:<token> -> hash {timer key: lease end} of one claim (TTL: the lease), for a repeated claim
+    def tclaim(self, token: str) -> str:
+        return self("tclaim", token)
+
+    # nclaim:<token> -> set of the notification keys one claim took (TTL: the lease), for a repeated claim
+    def nclaim(self, token: str) -> str:
+        return self("nclaim", token)
+
+    # aside:<queue> -> hash {key: data} of rows set aside; aside:<queue>:why -> hash {key: reason}
+    def aside(self, queue: str) -> str:
+        return self("aside", queue)
+
+    def aside_why(self, queue: str) -> str:
+        return self("aside", queue, "why")
 
     # webhook:<id> -> set with a TTL once a PagerDuty V3 delivery was processed
     def webhook(self, webhook_id: str) -> str:

@@ -106,9 +106,11 @@ end
 for _, n in ipairs(p.notifications) do
   -- The idempotency key: a step already queued (by any replica, any retry) is not queued again.
   if redis.call('SET', k('nkey', n.key), '1', 'NX', 'EX', p.nkey_ttl) then
-    redis.call('HSET', k('note', n.key), 'd', n.d, 'a', 0)
+    redis.call('HSET', k('note', n.key), 'd', n.d, 'a', 0, 'i', n.iid)
     redis.call('ZADD', k('outbox'), n.at, n.key)
     redis.call('SADD', k('inotes', n.iid), n.key)
+    -- The incident's order: a later entry is claimed only once this one is recorded (CLAIM_NOTIFICATIONS).
+    redis.call('ZADD', k('iorder', n.iid), redis.call('INCR', k('seq', 'outbox')), n.key)
   end
 end
 for _, id in ipairs(p.webhooks) do redis.call('SET', k('webhook', id), '1', 'EX', p.webhook_ttl) end
@@ -135,65 +137,195 @@ return 0
 """
 )
 
-# ARGV[2] now, ARGV[3] lease end, ARGV[4] limit. Moves each due timer to the lease end and returns its data.
+# ARGV[2] now, ARGV[3] lease end, ARGV[4] limit, ARGV[5] the claim's token, ARGV[6] the lease in ms. Returns key,
+# data pairs. What the token already holds comes first (a repeated claim after a lost reply returns it, re-held);
+# tclaim:<token> remembers each timer's lease end, so a timer a decision has since moved is not taken as held.
 CLAIM_TIMERS = (
     _PRELUDE
     + """
-local due = redis.call('ZRANGEBYSCORE', k('timers'), '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
-local out = {}
-for _, key in ipairs(due) do
+local now, till, limit, token = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local claims = k('tclaim', token)
+local out, n = {}, 0
+local function take(key, d)
+  redis.call('ZADD', k('timers'), till, key)
+  redis.call('HSET', claims, key, till)
+  table.insert(out, key)
+  table.insert(out, d)
+  n = n + 1
+end
+local flat = redis.call('HGETALL', claims)
+for i = 1, #flat, 2 do
+  local key, held = flat[i], flat[i + 1]
+  local score = redis.call('ZSCORE', k('timers'), key)
   local d = redis.call('GET', k('timer', key))
-  if d then
-    redis.call('ZADD', k('timers'), ARGV[3], key)
-    table.insert(out, d)
-  else
-    redis.call('ZREM', k('timers'), key)
+  if score and d and tonumber(score) == tonumber(held) then take(key, d) else redis.call('HDEL', claims, key) end
+end
+if n < limit then
+  for _, key in ipairs(redis.call('ZRANGEBYSCORE', k('timers'), '-inf', now, 'LIMIT', 0, limit - n)) do
+    local d = redis.call('GET', k('timer', key))
+    if d then take(key, d) else redis.call('ZREM', k('timers'), key) end
   end
 end
+redis.call('PEXPIRE', claims, ARGV[6])
 return out
 """
 )
 
-# As CLAIM_TIMERS for the outbox, ARGV[5] the claim's token; each claim counts as an attempt.
-CLAIM_NOTIFICATIONS = (
+# ARGV[2] now, ARGV[3] token, then timer keys: claimed by the token and not fired, due again now.
+RELEASE_TIMERS = (
     _PRELUDE
     + """
-local due = redis.call('ZRANGEBYSCORE', k('outbox'), '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
-local out = {}
-for _, key in ipairs(due) do
-  local d = redis.call('HGET', k('note', key), 'd')
-  if d then
-    redis.call('ZADD', k('outbox'), ARGV[3], key)
-    redis.call('HSET', k('note', key), 'c', ARGV[5])
-    local a = redis.call('HINCRBY', k('note', key), 'a', 1)
-    table.insert(out, d)
-    table.insert(out, a)
-  else
-    redis.call('ZREM', k('outbox'), key)
-  end
+local claims = k('tclaim', ARGV[3])
+for i = 4, #ARGV do
+  local held = redis.call('HGET', claims, ARGV[i])
+  local score = redis.call('ZSCORE', k('timers'), ARGV[i])
+  if held and score and tonumber(score) == tonumber(held) then redis.call('ZADD', k('timers'), ARGV[2], ARGV[i]) end
+  redis.call('HDEL', claims, ARGV[i])
 end
-return out
-"""
-)
-
-# ARGV[2] key, ARGV[3] claim, ARGV[4] until: extend the claim if it is still this one.
-HOLD_NOTIFICATION = (
-    _PRELUDE
-    + """
-if redis.call('HGET', k('note', ARGV[2]), 'c') ~= ARGV[3] then return 0 end
-redis.call('ZADD', k('outbox'), 'XX', ARGV[4], ARGV[2])
 return 1
 """
 )
 
-# ARGV[2] key, ARGV[3] incident id, then timeline entries: the notification is done.
+# As CLAIM_TIMERS for the outbox; returns key, data, attempts triples. A claim counts no attempt. An entry is
+# taken only when every earlier entry of its incident (iorder:<incident>) is recorded or taken by this claim.
+CLAIM_NOTIFICATIONS = (
+    _PRELUDE
+    + """
+local now, till, limit, token = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local claims = k('nclaim', token)
+local out, taken, n = {}, {}, 0
+local function take(key)
+  local note = k('note', key)
+  redis.call('ZADD', k('outbox'), till, key)
+  redis.call('HSET', note, 'c', token)
+  redis.call('SADD', claims, key)
+  taken[key] = true
+  n = n + 1
+  table.insert(out, key)
+  table.insert(out, redis.call('HGET', note, 'd') or '')
+  table.insert(out, redis.call('HGET', note, 'a') or '0')
+end
+for _, key in ipairs(redis.call('SMEMBERS', claims)) do
+  if redis.call('HGET', k('note', key), 'c') == token then take(key) else redis.call('SREM', claims, key) end
+end
+local function first_in_line(key)
+  local iid = redis.call('HGET', k('note', key), 'i')
+  if not iid then return true end  -- queued by an older tocsin: no order recorded
+  for _, other in ipairs(redis.call('ZRANGE', k('iorder', iid), 0, -1)) do
+    if other == key then return true end
+    if not taken[other] then return false end
+  end
+  return true
+end
+local due = {}
+if n < limit then due = redis.call('ZRANGEBYSCORE', k('outbox'), '-inf', now, 'LIMIT', 0, limit * 4) end
+local progressed = true
+while progressed and n < limit do
+  progressed = false
+  for _, key in ipairs(due) do
+    if n >= limit then break end
+    if not taken[key] then
+      if redis.call('EXISTS', k('note', key)) == 0 then
+        redis.call('ZREM', k('outbox'), key)
+      elseif first_in_line(key) then
+        take(key)
+        progressed = true
+      end
+    end
+  end
+end
+redis.call('PEXPIRE', claims, ARGV[6])
+return out
+"""
+)
+
+# ARGV[2] until, then key, token pairs: extend each claim still held; returns the keys still held.
+HOLD_NOTIFICATIONS = (
+    _PRELUDE
+    + """
+local kept = {}
+for i = 3, #ARGV, 2 do
+  if redis.call('HGET', k('note', ARGV[i]), 'c') == ARGV[i + 1] then
+    redis.call('ZADD', k('outbox'), 'XX', ARGV[2], ARGV[i])
+    table.insert(kept, ARGV[i])
+  end
+end
+return kept
+"""
+)
+
+# ARGV[2] key, ARGV[3] token, ARGV[4] until: a send begins; count it. Nil when the claim is no longer this one.
+START_NOTIFICATION = (
+    _PRELUDE
+    + """
+local note = k('note', ARGV[2])
+if redis.call('HGET', note, 'c') ~= ARGV[3] then return false end
+redis.call('ZADD', k('outbox'), 'XX', ARGV[4], ARGV[2])
+return redis.call('HINCRBY', note, 'a', 1)
+"""
+)
+
+# ARGV[2] now, then key, token pairs: claims that will not start, due again now.
+RELEASE_NOTIFICATIONS = (
+    _PRELUDE
+    + """
+for i = 3, #ARGV, 2 do
+  local note = k('note', ARGV[i])
+  if redis.call('HGET', note, 'c') == ARGV[i + 1] then
+    redis.call('HDEL', note, 'c')
+    redis.call('ZADD', k('outbox'), 'XX', ARGV[2], ARGV[i])
+  end
+end
+return 1
+"""
+)
+
+# ARGV[2] key, ARGV[3] incident id, then timeline entries: the notification is done. Once only: a repeated
+# record (a retry after a lost reply, or a second holder) adds no second set of timeline lines.
 RECORD_DELIVERY = (
     _PRELUDE
     + """
+local note = k('note', ARGV[2])
+if redis.call('EXISTS', note) == 0 then
+  redis.call('ZREM', k('outbox'), ARGV[2])
+  return 0
+end
+local iid = redis.call('HGET', note, 'i') or ARGV[3]
 redis.call('ZREM', k('outbox'), ARGV[2])
-redis.call('DEL', k('note', ARGV[2]))
-redis.call('SREM', k('inotes', ARGV[3]), ARGV[2])
+redis.call('DEL', note)
+redis.call('SREM', k('inotes', iid), ARGV[2])
+redis.call('ZREM', k('iorder', iid), ARGV[2])
 for i = 4, #ARGV do redis.call('RPUSH', k('timeline', ARGV[3]), ARGV[i]) end
+return 1
+"""
+)
+
+# ARGV[2] queue (timers or outbox), ARGV[3] key, ARGV[4] reason: a row that cannot be read leaves its queue and is
+# kept in aside:<queue> (its data) and aside:<queue>:why (the reason).
+SET_ASIDE = (
+    _PRELUDE
+    + """
+local queue, key = ARGV[2], ARGV[3]
+local d
+if queue == 'timers' then
+  d = redis.call('GET', k('timer', key))
+  redis.call('ZREM', k('timers'), key)
+  redis.call('DEL', k('timer', key))
+  local iid = string.match(key, '^([^/]+)/')
+  if iid then redis.call('SREM', k('itimers', iid), key) end
+else
+  local note = k('note', key)
+  d = redis.call('HGET', note, 'd')
+  local iid = redis.call('HGET', note, 'i')
+  redis.call('ZREM', k('outbox'), key)
+  redis.call('DEL', note)
+  if iid then
+    redis.call('SREM', k('inotes', iid), key)
+    redis.call('ZREM', k('iorder', iid), key)
+  end
+end
+redis.call('HSET', k('aside', queue), key, d or '')
+redis.call('HSET', k('aside', queue, 'why'), key, ARGV[4])
 return 1
 """
 )
@@ -255,7 +387,7 @@ if redis.call('GET', k('key', ck)) == id then
   if redis.call('SCARD', k('orphans', ck)) == 0 then redis.call('DEL', k('keyv', ck)) else bump(ck) end
 end
 redis.call('DEL', k('incident', id), k('timeline', id), k('members', id), k('itimers', id), k('firing', id),
-           k('inotes', id))
+           k('inotes', id), k('iorder', id))
 redis.call('ZREM', k('incidents'), id)
 redis.call('ZREM', k('incidents', 'open'), id)
 redis.call('ZREM', k('incidents', 'resolved'), id)

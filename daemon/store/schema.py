@@ -112,6 +112,22 @@ MIGRATIONS: list[str] = [
     CREATE TABLE silences (id TEXT PRIMARY KEY, ends_at REAL NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
     CREATE INDEX silences_ends ON silences (ends_at);
     """,
+    # 8: the queue contract: timer claims owned by a token (a repeated claim returns what it holds); rows that
+    # cannot be read set aside rather than stopping the queue; an incident's pending entries found in order.
+    """
+    ALTER TABLE timers ADD COLUMN claim TEXT;
+    CREATE TABLE set_aside (
+        seq INTEGER PRIMARY KEY,
+        queue TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX outbox_incident_pending ON outbox (incident_id, seq) WHERE status = 'pending';
+    CREATE INDEX outbox_claim ON outbox (claim) WHERE status = 'pending';
+    CREATE INDEX timers_claim ON timers (claim) WHERE claim IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import enum
 import functools
-import secrets
 import sqlite3
 import threading
 import time
@@ -34,12 +33,15 @@ from daemon.store import codec, cursor
 from daemon.store.base import (
     MAX_PENDING_DECISIONS,
     WRITE_TIMEOUT,
+    Claimed,
     Committed,
     Decide,
     Delivery,
     IncidentFilter,
     IncidentView,
     Page,
+    Queue,
+    SetAside,
     StoreBusy,
     StoreUnavailable,
     report_commit,
@@ -54,6 +56,8 @@ log = structlog.get_logger("tocsin.store")
 _CHUNK = 500  # ids per IN (...) clause
 _MAX_BATCH = 256  # decisions per group commit
 PURGE_BATCH = 500  # incidents or alerts forgotten per transaction
+# Due outbox entries a claim looks at per entry it may take: some wait behind an earlier entry of their incident.
+_SCAN_FACTOR = 4
 PROBE_BYTES = 256 * 1024  # what readiness writes (and removes) after a failed commit
 # PagerDuty retries a webhook for hours at most; a week of remembered ids is plenty.
 WEBHOOK_MEMORY = timedelta(days=7)
@@ -584,51 +588,152 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
 
     # -- timers and outbox --------------------------------------------------------------------------
 
-    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta) -> list[Timer]:
-        # The timer's own due time stays in its data (the engine compares it); the queue position moves on.
-        def work(conn: sqlite3.Connection) -> list[Timer]:
+    async def claim_due_timers(self, now: datetime, limit: int, lease: timedelta, token: str) -> Claimed[Timer]:
+        # The timer's own due time stays in its data (the engine compares it); the queue position moves on. A
+        # decision that fires or moves a timer replaces its row, which clears the claim.
+        until = _ts(now + lease)
+
+        def work(conn: sqlite3.Connection) -> Claimed[Timer]:
             rows = conn.execute(
-                "UPDATE timers SET due_at = ? WHERE key IN "
-                "(SELECT key FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?) RETURNING data",
-                (_ts(now + lease), _ts(now), limit),
+                "UPDATE timers SET due_at = ? WHERE claim = ? RETURNING key, data", (until, token)
             ).fetchall()
-            return sorted((codec.timer_from(codec.loads(r[0])) for r in rows), key=lambda t: t.due_at)
+            if len(rows) < limit:
+                rows += conn.execute(
+                    "UPDATE timers SET due_at = ?, claim = ? WHERE key IN "
+                    "(SELECT key FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?) RETURNING key, data",
+                    (until, token, _ts(now), limit - len(rows)),
+                ).fetchall()
+            timers: list[Timer] = []
+            aside: list[SetAside] = []
+            for key, data in rows:
+                try:
+                    timers.append(codec.timer_from(codec.loads(data)))
+                except Exception as exc:
+                    aside.append(self._set_aside(conn, Queue.TIMERS, key, data, exc, now))
+                    conn.execute("DELETE FROM timers WHERE key = ?", (key,))
+            return Claimed(sorted(timers, key=lambda t: t.due_at), aside)
 
         return await self._write(work)
+
+    async def release_timers(self, token: str, keys: list[str], now: datetime) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE timers SET due_at = ?, claim = NULL WHERE key = ? AND claim = ?",
+                [(_ts(now), key, token) for key in keys],
+            )
+
+        await self._write(work)
 
     async def next_timer_due(self) -> datetime | None:
         row = await self._read(lambda conn: conn.execute("SELECT MIN(due_at) FROM timers").fetchone())
         return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
 
-    async def claim_notifications(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
-        claim = secrets.token_hex(8)
+    async def claim_notifications(
+        self, now: datetime, limit: int, lease: timedelta, token: str
+    ) -> Claimed[Notification]:
+        until = _ts(now + lease)
 
-        def work(conn: sqlite3.Connection) -> list[Notification]:
-            rows = conn.execute(
-                "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1, claim = ? WHERE seq IN "
-                "(SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-                "ORDER BY next_attempt_at, seq LIMIT ?) RETURNING seq, data, attempts",
-                (_ts(now + lease), claim, _ts(now), limit),
+        def work(conn: sqlite3.Connection) -> Claimed[Notification]:
+            held = conn.execute(
+                "SELECT seq, key, incident_id, data, attempts FROM outbox WHERE claim = ? AND status = 'pending'",
+                (token,),
             ).fetchall()
-            found = []
-            for _, data, attempts in sorted(rows):
-                notification = codec.notification_from(codec.loads(data))
-                notification.attempts = attempts
-                notification.claim = claim
-                found.append(notification)
-            return found
-
-        return await self._write(work)
-
-    async def hold_notification(self, key: str, claim: str, until: datetime) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE key = ? AND claim = ? AND status = 'pending'",
-                (_ts(until), key, claim),
+            taken = {row[0] for row in held}
+            rows = list(held)
+            if len(rows) < limit:
+                candidates = conn.execute(
+                    "SELECT seq, key, incident_id, data, attempts FROM outbox "
+                    "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?",
+                    (_ts(now), _SCAN_FACTOR * limit),
+                ).fetchall()
+                progressed = True
+                while progressed and len(rows) < limit:  # again: an entry may follow one taken after it
+                    progressed = False
+                    for row in candidates:
+                        if len(rows) >= limit:
+                            break
+                        if row[0] in taken:
+                            continue
+                        earlier = conn.execute(
+                            "SELECT seq FROM outbox WHERE incident_id = ? AND status = 'pending' AND seq < ?",
+                            (row[2], row[0]),
+                        ).fetchall()
+                        # The incident's earlier entries go first: this one waits until they are recorded.
+                        if all(e[0] in taken for e in earlier):
+                            taken.add(row[0])
+                            rows.append(row)
+                            progressed = True
+            conn.executemany(
+                "UPDATE outbox SET next_attempt_at = ?, claim = ? WHERE seq = ?", [(until, token, s) for s in taken]
             )
-            return cur.rowcount == 1
+            found: list[Notification] = []
+            aside: list[SetAside] = []
+            for seq, key, _, data, attempts in sorted(rows):
+                try:
+                    notification = codec.notification_from(codec.loads(data))
+                except Exception as exc:
+                    aside.append(self._set_aside(conn, Queue.OUTBOX, key, data, exc, now))
+                    # Kept as a row (its key still stops a repeated decision queueing it again), out of the queue.
+                    conn.execute("UPDATE outbox SET status = 'set_aside', claim = NULL WHERE seq = ?", (seq,))
+                    continue
+                notification.attempts = attempts
+                notification.claim = token
+                found.append(notification)
+            return Claimed(found, aside)
 
         return await self._write(work)
+
+    async def hold_notifications(self, held: dict[str, str], until: datetime) -> set[str]:
+        def work(conn: sqlite3.Connection) -> set[str]:
+            kept = set()
+            for key, token in held.items():
+                cur = conn.execute(
+                    "UPDATE outbox SET next_attempt_at = ? WHERE key = ? AND claim = ? AND status = 'pending'",
+                    (_ts(until), key, token),
+                )
+                if cur.rowcount == 1:
+                    kept.add(key)
+            return kept
+
+        return await self._write(work)
+
+    async def start_notification(self, key: str, token: str, until: datetime) -> int | None:
+        def work(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
+                "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 "
+                "WHERE key = ? AND claim = ? AND status = 'pending' RETURNING attempts",
+                (_ts(until), key, token),
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+        return await self._write(work)
+
+    async def release_notifications(self, held: dict[str, str], now: datetime) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE outbox SET next_attempt_at = ?, claim = NULL "
+                "WHERE key = ? AND claim = ? AND status = 'pending'",
+                [(_ts(now), key, token) for key, token in held.items()],
+            )
+
+        await self._write(work)
+
+    @staticmethod
+    def _set_aside(
+        conn: sqlite3.Connection, queue: Queue, key: str, data: bytes, exc: Exception, now: datetime
+    ) -> SetAside:
+        reason = type(exc).__name__
+        conn.execute(
+            "INSERT INTO set_aside (queue, key, at, reason, data) VALUES (?, ?, ?, ?, ?)",
+            (queue.value, key, _ts(now), reason, data),
+        )
+        return SetAside(queue, key, reason)
+
+    async def set_aside_rows(self) -> list[SetAside]:
+        rows = await self._read(
+            lambda conn: conn.execute("SELECT queue, key, reason FROM set_aside ORDER BY seq").fetchall()
+        )
+        return [SetAside(Queue(q), key, reason) for q, key, reason in rows]
 
     async def record_delivery(self, delivery: Delivery) -> None:
         def work(conn: sqlite3.Connection) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
 
 from daemon.clock import Clock
-from daemon.store.base import Store, StoreUnavailable
-from daemon.tasks import Background
+from daemon.store.base import Store
 
 log = structlog.get_logger("tocsin.retention")
 EVERY = timedelta(hours=1)
@@ -21,7 +19,7 @@ class Retention:
         self.store = store
         self.clock = clock
         self.keep = keep
-        self._background = Background("retention", self._loop)
+        self._never = asyncio.Event()
 
     async def purge(self) -> int:
         gone = await self.store.purge(self.clock.now() - self.keep)
@@ -29,16 +27,7 @@ class Retention:
             log.info("purged", incidents=gone, older_than=str(self.keep))
         return gone
 
-    async def _loop(self) -> None:
-        never = asyncio.Event()
-        while True:
-            # Every replica may purge; purging the same incident twice is harmless.
-            with contextlib.suppress(StoreUnavailable):
-                await self.purge()
-            await self.clock.sleep_until(self.clock.now() + EVERY, never)
-
-    def start(self) -> None:
-        self._background.start()
-
-    async def stop(self) -> None:
-        await self._background.stop()
+    async def step(self) -> None:
+        """One pass: purge, then wait an hour. Every replica may purge; purging twice is harmless."""
+        await self.purge()
+        await self.clock.sleep_until(self.clock.now() + EVERY, self._never)
