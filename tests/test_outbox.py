@@ -87,10 +87,16 @@ async def test_a_channel_slower_than_the_lease_sends_every_page_once(
     registry = CollectorRegistry()
     supervisor = Supervisor(Metrics(registry))
     lease = timedelta(seconds=0.3)  # half a send
-    for n, store in enumerate(stores):
-        worker = OutboxWorker(store, make_sender(settings), SystemClock(), supervisor.metrics, lease, per_channel=3)
-        supervisor.add(f"outbox-{n}", worker.step, worker.wake)
     pages = 12
+    workers: list[OutboxWorker] = []
+    for n, store in enumerate(stores):
+        # Room for the whole storm: the first claim takes every page, most of which wait for one of 3 slots; on
+        # Redis the other replica stands ready to take any whose lease lapses.
+        worker = OutboxWorker(
+            store, make_sender(settings), SystemClock(), supervisor.metrics, lease, per_channel=3, capacity=pages
+        )
+        workers.append(worker)
+        supervisor.add(f"outbox-{n}", worker.step, worker.wake)
     await svc.pipeline.submit(AlertsReceived(tuple(sev1(n) for n in range(pages))))
     supervisor.start()
     try:
@@ -98,6 +104,8 @@ async def test_a_channel_slower_than_the_lease_sends_every_page_once(
         await asyncio.sleep(4 * lease.total_seconds())  # room for any second send
     finally:
         await supervisor.stop()
+        for worker in workers:
+            await worker.stop(grace=1.0)
         for store in stores[1:]:
             await store.close()
     titles = http_sink.titles("slow")
@@ -157,6 +165,8 @@ async def test_an_incidents_notifications_arrive_in_order_across_batches_and_rep
         await http_sink.wait_for("held", 2, timeout=10)
     finally:
         await supervisor.stop()
+        for worker in workers:
+            await worker.stop(grace=1.0)
         if stores[1] is not svc.store:
             await stores[1].close()
     page, ack = http_sink.titles("held")
@@ -229,8 +239,11 @@ async def test_a_send_recorded_across_a_redis_restart_goes_out_once(
     await other.open()
     supervisor = Supervisor(Metrics(CollectorRegistry()))
     lease = timedelta(seconds=6)
-    for n, store in enumerate((svc.store, other)):
-        worker = OutboxWorker(store, make_sender(settings), SystemClock(), supervisor.metrics, lease)
+    workers = [
+        OutboxWorker(store, make_sender(settings), SystemClock(), supervisor.metrics, lease)
+        for store in (svc.store, other)
+    ]
+    for n, worker in enumerate(workers):
         supervisor.add(f"outbox-{n}", worker.step, worker.wake)
     supervisor.start()
     try:
@@ -253,6 +266,8 @@ async def test_a_send_recorded_across_a_redis_restart_goes_out_once(
         await asyncio.sleep(lease.total_seconds() + 1)  # had the lease lapsed, the other replica sends again
     finally:
         await supervisor.stop()
+        for worker in workers:
+            await worker.stop(grace=1.0)
         await other.close()
     assert http_sink.count("held") == 1
 

@@ -114,6 +114,7 @@ class Supervisor:
                 status.crashes_in_a_row = 0
                 waiting.reset()
                 crashing.reset()
+                await asyncio.sleep(0)  # a step that found nothing to wait for still lets the others run
                 continue
             await self._pause(name, delay, wakeable)
 

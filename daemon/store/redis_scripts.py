@@ -213,7 +213,11 @@ local function first_in_line(key)
   if not iid then return true end  -- queued by an older tocsin: no order recorded
   for _, other in ipairs(redis.call('ZRANGE', k('iorder', iid), 0, -1)) do
     if other == key then return true end
-    if not taken[other] then return false end
+    if redis.call('EXISTS', k('note', other)) == 0 then
+      redis.call('ZREM', k('iorder', iid), other)  -- gone some other way: it holds up nothing
+    elseif not taken[other] then
+      return false
+    end
   end
   return true
 end
