@@ -202,5 +202,7 @@ class Notification:
     round: int | None = None
     attempts: int = 0
     next_attempt_at: datetime | None = None
+    # The page that makes its level an escalation step: counted in tocsin_escalations_total once it is sent.
+    escalation_step: bool = False
     # Who holds it now (set by a claim, never stored in the entry's data): checked again before sending.
     claim: str = ""

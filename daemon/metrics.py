@@ -221,8 +221,6 @@ class Metrics:
                 self.prepare_incident(severity, o.service)
             elif o.metric == "severity_changed":
                 self.prepare_incident(severity, o.service)
-            elif o.metric == "escalation":
-                self.escalations.labels(str(int(o.value))).inc()
             elif o.metric == "page_without_oncall":
                 schedule, _, rotation = o.target.partition("/")
                 self.pages_without_oncall.labels(schedule, rotation).inc()

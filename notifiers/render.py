@@ -172,4 +172,5 @@ class Renderer:
             level=intent.level,
             round=intent.round,
             next_attempt_at=now,
+            escalation_step=intent.escalation_step,
         )

@@ -150,3 +150,18 @@ async def test_reopen_restarts_the_ladder(paging: Tocsin, http_sink: HttpSink) -
     assert len(pages) == 2  # level 0 again, in a new episode
     await paging.tick(5 * 60)
     assert http_sink.count("oncall-secondary") == 1
+
+
+async def test_a_page_answered_before_it_was_sent_is_not_an_escalation(paging: Tocsin, http_sink: HttpSink) -> None:
+    await paging.send_fixture(SEV1)  # level 0 is queued in the outbox, not sent yet
+    paging.clock.advance(1)
+    await paging.api("POST", "/api/v1/incidents/INC-2026-0001/acknowledge", {"actor": "alice"})
+    await paging.tick()
+    # Only the acknowledgement reached the primary; the page queued before it was not sent, nor counted.
+    assert http_sink.titles("oncall-primary") == ["[SEV1] INC-2026-0001 HighErrorRate on checkout (acknowledged)"]
+    assert paging.registry.get_sample_value("tocsin_escalations_total", {"level": "0"}) in (None, 0.0)
+    # A page that is sent is counted once.
+    await paging.post_alertmanager(am_webhook(am_alert(service="search")))
+    await paging.tick()
+    assert http_sink.titles("oncall-primary")[-1] == "[SEV1] INC-2026-0002 HighErrorRate on search"
+    assert paging.registry.get_sample_value("tocsin_escalations_total", {"level": "0"}) == 1

@@ -70,6 +70,8 @@ class Sending:
         outcomes = await asyncio.gather(
             *(self.lanes.run(ch, functools.partial(self.sender.send_one, n, ch)) for ch in n.channels)
         )
+        if n.escalation_step and n.level is not None:
+            self.metrics.escalations.labels(str(n.level)).inc()
         for o in outcomes:
             self.metrics.notifications.labels(o.channel, o.outcome).inc()
             log.info(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from daemon.domain import Incident, Kind, Ladder, NotifyReason, State, Timer, TimerKind
 from daemon.engine import people, silencing
 from daemon.engine.context import Ctx
 from daemon.engine.silencing import RESUME_OWNER
-from daemon.engine.state import NotifyIntent, Observation, passed_while_down
+from daemon.engine.state import NotifyIntent, passed_while_down
 from rules.durations import format_duration
 from rules.evaluate import select_route
 from rules.models import Policy
@@ -85,6 +86,7 @@ def page(
             incident, Kind.ESCALATED, f"level {level} (round {round_}) of {incident.policy}: nobody to page{missed}"
         )
         return True
+    first = len(ctx.d.intents)
     if channels:
         ctx.d.intents.append(
             NotifyIntent(
@@ -103,9 +105,10 @@ def page(
     # Each person named once in the level, whatever the targets that named them; paging them again restarts
     # their own ladder.
     paged_people = [f"{name} ({', '.join(people.start(ctx, incident, name, level, round_))})" for name in found.people]
-    # Counted here, where a level pages someone: a level with nobody to page, or skipped while tocsin was
-    # down, pages no one and is not an escalation.
-    ctx.d.observations.append(Observation("escalation", incident.severity, incident.service, float(level)))
+    # The step's first page carries the count: it is an escalation once sent (a page not sent because someone
+    # answered meanwhile is not; nor is a level with nobody to page, skipped while silenced or while down).
+    if len(ctx.d.intents) > first:
+        ctx.d.intents[first] = replace(ctx.d.intents[first], escalation_step=True)
     paged = ", ".join([*channels, *paged_people])
     ctx.log(
         incident,

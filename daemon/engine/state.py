@@ -127,6 +127,8 @@ class NotifyIntent:
     skipped: tuple[tuple[int, int], ...] = ()
     # A page to a person: their acknowledge link records them as the actor.
     person: str | None = None
+    # The first page of a ladder step: counted as an escalation when it is sent (not if it is not).
+    escalation_step: bool = False
 
 
 def passed_while_down(skipped: tuple[tuple[int, int], ...]) -> str:
@@ -147,7 +149,7 @@ def passed_while_down(skipped: tuple[tuple[int, int], ...]) -> str:
 class Observation:
     """A metric to record once the decision is committed."""
 
-    # "declared", "severity_changed", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve", "escalation",
+    # "declared", "severity_changed", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve",
     # "page_without_oncall"
     metric: str
     severity: Severity

@@ -124,4 +124,5 @@ def notification_from(d: dict[str, Any]) -> Notification:
         round=d["round"],
         attempts=d["attempts"],
         next_attempt_at=parse_iso_or_none(d["next_attempt_at"]),
+        escalation_step=d.get("escalation_step", False),
     )
