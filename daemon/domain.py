@@ -33,6 +33,7 @@ class Source(StrEnum):
     PAGERDUTY = "pagerduty"
     MANUAL = "manual"
     HEARTBEAT = "heartbeat"
+    GRAFANA_ONCALL = "grafana_oncall"
 
 
 class Kind(StrEnum):

@@ -23,7 +23,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 OTHER = "other"
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 STATES = ("triggered", "acknowledged", "mitigated")
-INGEST_SOURCES = ("alertmanager", "pagerduty", "pagerduty_webhook")
+INGEST_SOURCES = ("alertmanager", "pagerduty", "pagerduty_webhook", "grafana_oncall")
 # The codes of daemon.ingest errors, and store_unavailable: each is a value of the `reason` label.
 REJECTIONS = (
     "unauthorized",

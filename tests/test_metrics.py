@@ -194,7 +194,7 @@ async def test_series_count_stays_bounded(tocsin: Tocsin) -> None:
         # Incident states, and silence states (tocsin_silences).
         "state": {"triggered", "acknowledged", "mitigated", "pending", "active", "expired"},
         "heartbeat": {b.name for b in tocsin.settings.heartbeats},  # the configured ones only
-        "source": {"alertmanager", "pagerduty", "pagerduty_webhook"},
+        "source": {"alertmanager", "pagerduty", "pagerduty_webhook", "grafana_oncall"},
         "level": {"0", "1", "2"},  # the levels of the example's policies
         "reason": {*REJECTIONS, "crash"},  # rejections, and why a background loop restarted
         "loop": {"timers", "outbox", "retention"},

@@ -9,6 +9,7 @@ from daemon.domain import Alert, AlertStatus, Kind, Source, Timer, TimerKind
 from daemon.engine import heartbeats, incidents, silencing
 from daemon.engine.context import Ctx
 from daemon.engine.events import AlertIn
+from daemon.ingest import grafana_oncall
 from rules.evaluate import classify
 from rules.severity import Severity
 
@@ -19,6 +20,11 @@ def _classify(ctx: Ctx, source: Source, labels: Mapping[str, str]) -> tuple[Seve
         beat = heartbeats.named(ctx.settings, labels.get("heartbeat", ""))
         if beat is not None:
             return beat.severity, f"heartbeat:{beat.name}"
+    if source is Source.GRAFANA_ONCALL:
+        # An OnCall integration gives the severity of everything it receives, as it did in OnCall.
+        integration = grafana_oncall.severity_of(ctx.settings.sources.grafana_oncall.integrations, labels)
+        if integration is not None:
+            return integration.severity, "grafana_oncall"
     return classify(ctx.settings.severity.rules, labels)
 
 

@@ -42,6 +42,11 @@ def build_app(
     app.cleanup_ctx.append(services_ctx)
     app.router.add_post("/api/v1/alerts/alertmanager", ingest.alertmanager_webhook)
     app.router.add_post("/v2/enqueue", ingest.pagerduty_enqueue)
+    # Grafana OnCall's integration URLs, with and without their trailing slash.
+    for path in ("/integrations/v1/alertmanager/{key}", "/integrations/v1/alertmanager/{key}/"):
+        app.router.add_post(path, ingest.grafana_oncall_alertmanager)
+    for path in ("/integrations/v1/formatted_webhook/{key}", "/integrations/v1/formatted_webhook/{key}/"):
+        app.router.add_post(path, ingest.grafana_oncall_formatted)
     app.router.add_get("/api/v1/incidents", api.list_incidents)
     app.router.add_post("/api/v1/incidents", api.declare_incident)
     app.router.add_get("/api/v1/incidents/{id}", api.get_incident)

@@ -99,5 +99,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             exc.status, code, exc.reason, None, {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         )
     except Exception:
-        log.exception("unhandled", path=request.path, method=request.method)
+        # The route's template, not the path: a path can carry a credential (an OnCall key, a signed link).
+        resource = request.match_info.route.resource
+        log.exception("unhandled", route=resource.canonical if resource else "?", method=request.method)
         return error_response(500, "internal_error", "internal error; see tocsin's log")

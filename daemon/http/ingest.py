@@ -16,11 +16,12 @@ from typing import ParamSpec, TypeVar
 import structlog
 from aiohttp import web
 
-from daemon.engine.events import AcknowledgeAlert, AlertsReceived, PagerDutyIncident
+from daemon.config.settings import GrafanaOnCallIntegration
+from daemon.engine.events import AcknowledgeAlert, AlertIn, AlertsReceived, PagerDutyIncident
 from daemon.http.body import read_body, require_json
 from daemon.http.errors import json_response
 from daemon.http.keys import BODY_BUDGET, SERVICES
-from daemon.ingest import alertmanager, pagerduty_events, pagerduty_webhooks
+from daemon.ingest import alertmanager, grafana_oncall, pagerduty_events, pagerduty_webhooks
 from daemon.ingest.auth import presented_secret, token_matches
 from daemon.ingest.errors import IngestError, unauthorized
 from daemon.services import Services
@@ -186,3 +187,57 @@ async def pagerduty_webhook(request: web.Request) -> web.Response:
         svc.metrics.rejected.labels("pagerduty_webhook", "store_unavailable").inc()
         raise
     return json_response({"status": "ok" if decision.changed else "duplicate", "incident": decision.incident_id})
+
+
+def _oncall_integration(request: web.Request) -> tuple[str, GrafanaOnCallIntegration]:
+    """The key in the URL is the credential; it is never logged (the access log is off, and ours omit paths)."""
+    key = request.match_info["key"]
+    integration = grafana_oncall.find(request.app[SERVICES].settings.sources.grafana_oncall.integrations, key)
+    if integration is None:
+        raise unauthorized()
+    return key, integration
+
+
+async def _submit_oncall(request: web.Request, alerts: tuple[AlertIn, ...], started: float) -> web.Response:
+    svc = request.app[SERVICES]
+    try:
+        decision = await svc.pipeline.submit_alerts(alerts)
+    except StoreUnavailable:
+        svc.metrics.rejected.labels("grafana_oncall", "store_unavailable").inc()
+        raise
+    svc.metrics.alerts_received.labels("grafana_oncall").inc(len(alerts))
+    if decision.deduplicated:
+        svc.metrics.alerts_deduplicated.labels("grafana_oncall").inc(decision.deduplicated)
+    svc.metrics.ingest_latency.labels("grafana_oncall").observe(time.perf_counter() - started)
+    return json_response({"status": "success", "alerts": len(alerts)})
+
+
+async def grafana_oncall_alertmanager(request: web.Request) -> web.Response:
+    """Grafana OnCall's Alertmanager integration URL: Alertmanager's webhook, this integration's service and
+    severity."""
+    started = time.perf_counter()
+    settings = request.app[SERVICES].settings
+    try:
+        key, integration = _oncall_integration(request)
+        require_json(request)
+        raw = await read_body(request, settings.limits.max_body_bytes, request.app[BODY_BUDGET])
+        hook = await off_loop_if_big(raw, alertmanager.parse, raw, settings.limits)
+    except IngestError as exc:
+        _reject(request, "grafana_oncall", exc)
+        raise
+    return await _submit_oncall(request, grafana_oncall.from_alertmanager(hook.alerts, key, integration), started)
+
+
+async def grafana_oncall_formatted(request: web.Request) -> web.Response:
+    """Grafana OnCall's formatted webhook: one alert per request; ``state: ok`` resolves it."""
+    started = time.perf_counter()
+    settings = request.app[SERVICES].settings
+    try:
+        key, integration = _oncall_integration(request)
+        require_json(request)
+        raw = await read_body(request, settings.limits.max_event_bytes, request.app[BODY_BUDGET], "max_event_bytes")
+        alert = grafana_oncall.parse_formatted(raw, key, integration, settings.limits)
+    except IngestError as exc:
+        _reject(request, "grafana_oncall", exc)
+        raise
+    return await _submit_oncall(request, (alert,), started)

@@ -107,6 +107,22 @@ def document() -> dict[str, Any]:
                 security=[],
             )
         },
+        **{
+            path: {
+                "post": _op(
+                    f"Grafana OnCall {kind} integration URL; the key names an integration of sources.grafana_oncall",
+                    ok_schema={"type": "object"},
+                    errors=(400, 401, 413, 415, 422, 503),
+                    security=[],
+                    params=[{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                )
+            }
+            for kind, base in (
+                ("Alertmanager", "/integrations/v1/alertmanager/{key}"),
+                ("formatted webhook", "/integrations/v1/formatted_webhook/{key}"),
+            )
+            for path in (base, base + "/")
+        },
         "/api/v1/webhooks/pagerduty": {
             "post": _op(
                 "PagerDuty V3 webhook, verified by X-PagerDuty-Signature",

@@ -26,7 +26,7 @@ from daemon.timefmt import utc
 _ZERO = timedelta(0)
 _STATUS = {"firing": AlertStatus.FIRING, "resolved": AlertStatus.RESOLVED}
 # Fingerprints of other sources' alerts: an Alertmanager webhook may not name one of them.
-RESERVED_PREFIXES = ("pagerduty:", "heartbeat:")
+RESERVED_PREFIXES = ("pagerduty:", "heartbeat:", "oncall:")
 
 
 @dataclass(frozen=True, slots=True)
