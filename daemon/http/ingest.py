@@ -48,40 +48,57 @@ def _reject(request: web.Request, source: str, exc: IngestError) -> None:
     )
 
 
+Scope = Callable[[tuple[AlertIn, ...]], tuple[AlertIn, ...]]
+
+
+def _alertmanager_credentials(request: web.Request) -> Scope:
+    tokens = request.app[SERVICES].settings.sources.alertmanager.tokens
+    if tokens and not token_matches(presented_secret(request.headers.get("Authorization")), tokens):
+        raise unauthorized()
+    return lambda alerts: alerts
+
+
 async def alertmanager_webhook(request: web.Request) -> web.Response:
+    return await _alertmanager_hook(request, "alertmanager", _alertmanager_credentials)
+
+
+async def _alertmanager_hook(
+    request: web.Request, source: str, credentials: Callable[[web.Request], Scope]
+) -> web.Response:
+    """An Alertmanager webhook: ``credentials`` checks who sends it (before the body is read) and says how its
+    alerts are scoped (as they are, or as a Grafana OnCall integration's)."""
     svc = request.app[SERVICES]
     started = time.perf_counter()
     settings = svc.settings
     try:
-        tokens = settings.sources.alertmanager.tokens
-        if tokens and not token_matches(presented_secret(request.headers.get("Authorization")), tokens):
-            raise unauthorized()
+        scope = credentials(request)
         require_json(request)
         raw = await read_body(request, settings.limits.max_body_bytes, request.app[BODY_BUDGET])
         hook = await off_loop_if_big(raw, alertmanager.parse, raw, settings.limits)
     except IngestError as exc:
-        _reject(request, "alertmanager", exc)
+        _reject(request, source, exc)
         raise
+    alerts = scope(hook.alerts)
     try:
-        decision = await svc.pipeline.submit_alerts(hook.alerts)
+        decision = await svc.pipeline.submit_alerts(alerts)
     except StoreUnavailable:
-        svc.metrics.rejected.labels("alertmanager", "store_unavailable").inc()
+        svc.metrics.rejected.labels(source, "store_unavailable").inc()
         raise
     if hook.truncated:
-        svc.metrics.truncated.labels("alertmanager").inc(hook.truncated)
+        svc.metrics.truncated.labels(source).inc(hook.truncated)
         log.warning(
             "alerts_truncated",
             receiver=hook.receiver,
             truncated=hook.truncated,
             hint="raise max_alerts in Alertmanager's webhook_config or split the route",
         )
-    svc.metrics.alerts_received.labels("alertmanager").inc(len(hook.alerts))
+    svc.metrics.alerts_received.labels(source).inc(len(alerts))
     if decision.deduplicated:
-        svc.metrics.alerts_deduplicated.labels("alertmanager").inc(decision.deduplicated)
+        svc.metrics.alerts_deduplicated.labels(source).inc(decision.deduplicated)
     if decision.stale:
-        svc.metrics.alerts_stale.labels("alertmanager").inc(decision.stale)
-    svc.metrics.ingest_latency.labels("alertmanager").observe(time.perf_counter() - started)
-    return json_response({"status": "success", "alerts": len(hook.alerts), "truncated_alerts": hook.truncated})
+        svc.metrics.alerts_stale.labels(source).inc(decision.stale)
+    svc.metrics.ingest_latency.labels(source).observe(time.perf_counter() - started)
+    return json_response({"status": "success", "alerts": len(alerts), "truncated_alerts": hook.truncated})
 
 
 _PD_STATES = {
@@ -198,40 +215,22 @@ def _oncall_integration(request: web.Request) -> tuple[str, GrafanaOnCallIntegra
     return key, integration
 
 
-async def _submit_oncall(request: web.Request, alerts: tuple[AlertIn, ...], started: float) -> web.Response:
-    svc = request.app[SERVICES]
-    try:
-        decision = await svc.pipeline.submit_alerts(alerts)
-    except StoreUnavailable:
-        svc.metrics.rejected.labels("grafana_oncall", "store_unavailable").inc()
-        raise
-    svc.metrics.alerts_received.labels("grafana_oncall").inc(len(alerts))
-    if decision.deduplicated:
-        svc.metrics.alerts_deduplicated.labels("grafana_oncall").inc(decision.deduplicated)
-    svc.metrics.ingest_latency.labels("grafana_oncall").observe(time.perf_counter() - started)
-    return json_response({"status": "success", "alerts": len(alerts)})
+def _oncall_credentials(request: web.Request) -> Scope:
+    key, integration = _oncall_integration(request)
+    return lambda alerts: grafana_oncall.from_alertmanager(alerts, key, integration)
 
 
 async def grafana_oncall_alertmanager(request: web.Request) -> web.Response:
     """Grafana OnCall's Alertmanager integration URL: Alertmanager's webhook, this integration's service and
     severity."""
-    started = time.perf_counter()
-    settings = request.app[SERVICES].settings
-    try:
-        key, integration = _oncall_integration(request)
-        require_json(request)
-        raw = await read_body(request, settings.limits.max_body_bytes, request.app[BODY_BUDGET])
-        hook = await off_loop_if_big(raw, alertmanager.parse, raw, settings.limits)
-    except IngestError as exc:
-        _reject(request, "grafana_oncall", exc)
-        raise
-    return await _submit_oncall(request, grafana_oncall.from_alertmanager(hook.alerts, key, integration), started)
+    return await _alertmanager_hook(request, "grafana_oncall", _oncall_credentials)
 
 
 async def grafana_oncall_formatted(request: web.Request) -> web.Response:
     """Grafana OnCall's formatted webhook: one alert per request; ``state: ok`` resolves it."""
+    svc = request.app[SERVICES]
     started = time.perf_counter()
-    settings = request.app[SERVICES].settings
+    settings = svc.settings
     try:
         key, integration = _oncall_integration(request)
         require_json(request)
@@ -240,4 +239,13 @@ async def grafana_oncall_formatted(request: web.Request) -> web.Response:
     except IngestError as exc:
         _reject(request, "grafana_oncall", exc)
         raise
-    return await _submit_oncall(request, (alert,), started)
+    try:
+        decision = await svc.pipeline.submit_alerts((alert,))
+    except StoreUnavailable:
+        svc.metrics.rejected.labels("grafana_oncall", "store_unavailable").inc()
+        raise
+    svc.metrics.alerts_received.labels("grafana_oncall").inc()
+    if decision.deduplicated:
+        svc.metrics.alerts_deduplicated.labels("grafana_oncall").inc(decision.deduplicated)
+    svc.metrics.ingest_latency.labels("grafana_oncall").observe(time.perf_counter() - started)
+    return json_response({"status": "success", "alerts": 1})
