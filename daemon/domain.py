@@ -74,6 +74,7 @@ class TimerKind(StrEnum):
     SWEEP = "sweep"  # a silence or maintenance window ends: release the alerts it held, resume ladders
     HEARTBEAT = "heartbeat"  # a heartbeat's deadline: no ping came within expect_every + grace
     ALIVE = "alive"  # some replica is running: re-armed by whoever fires it (start-up reads how late it is)
+    HANDOFF = "handoff"  # a handoff notice is due in a schedule (owner ``handoff:<schedule>``)
 
 
 @dataclass(slots=True)
@@ -185,6 +186,7 @@ class NotifyReason(StrEnum):
     SEVERITY_CHANGED = "severity_changed"
     STATUS_UPDATE = "status_update"
     REMINDER = "reminder"
+    HANDOFF = "handoff"  # a person's shift starts soon (no incident: its ``incident_id`` is ``handoff:<schedule>``)
 
 
 @dataclass(slots=True)

@@ -158,7 +158,7 @@ async def start_services(
         retention,
         supervisor,
     )
-    if settings.heartbeats:
+    if settings.heartbeats or any(s.handoff_notice is not None for s in settings.schedules.values()):
         # Before any timer fires: after downtime, heartbeats get a full period from now (DESIGN §13). A store
         # down at start-up must not keep tocsin from starting: the scheduler then decides it first, once it can.
         try:

@@ -26,6 +26,7 @@ HEADLINES = {
     NotifyReason.SEVERITY_CHANGED: "severity changed",
     NotifyReason.STATUS_UPDATE: "status update",
     NotifyReason.REMINDER: "status update due",
+    NotifyReason.HANDOFF: "on call soon",
 }
 
 
@@ -151,6 +152,8 @@ class Renderer:
         }
 
     def render(self, intent: NotifyIntent, s: Slice, now: datetime) -> Notification:
+        if intent.reason is NotifyReason.HANDOFF:
+            return self._handoff(intent, now)
         incident = s.incidents[intent.incident_id]
         alerts = [a for a in s.alerts.values() if a.incident_id == incident.id]
         ctx = self.context(intent, incident, alerts, now)
@@ -173,4 +176,19 @@ class Renderer:
             round=intent.round,
             next_attempt_at=now,
             escalation_step=intent.escalation_step,
+        )
+
+    def _handoff(self, intent: NotifyIntent, now: datetime) -> Notification:
+        """A handoff notice belongs to no incident: the engine wrote its title and body (first line, the rest)."""
+        title, _, body = intent.note.partition("\n")
+        return Notification(
+            key=intent.key,
+            incident_id=intent.incident_id,
+            reason=intent.reason,
+            channels=list(intent.channels),
+            title=title,
+            body=f"{body}\nOn call: {self.public_url}/oncall\n",
+            created_at=now,
+            severity=Severity.SEV4,
+            next_attempt_at=now,
         )

@@ -119,14 +119,14 @@ def test_an_unknown_contact_tag_is_refused_by_check_config(tmp_path: Path) -> No
     assert any(p.startswith("people.bob.contacts: channel 'bob-pager' is no tag in") for p in report.problems)
 
 
-def test_sections_not_acted_on_yet_are_named_by_check_config(tmp_path: Path) -> None:
+def test_every_section_of_the_example_is_acted_on(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "daemon", "check-config", str(write_example(tmp_path))],
         capture_output=True,
         text=True,
     )
     assert run.returncode == 0, run.stderr
-    assert "warning: schedules.platform.handoff_notice: parsed, not acted on yet" in run.stderr
+    assert "parsed, not acted on yet" not in run.stderr  # handoff notices were the last
     assert "warning: sources.grafana_oncall:" not in run.stderr  # its integration URLs are served
     assert "warning: board:" not in run.stderr  # the web board serves it
     assert "tls:" not in run.stderr  # empty cert and key: nothing to act on

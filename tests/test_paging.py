@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
@@ -136,7 +137,8 @@ async def test_resolve_notifies_those_paged_and_cancels_timers(paging: Tocsin, h
     for _ in range(12):
         await paging.tick(10 * 60)
     assert {path: len(posts) for path, posts in http_sink.received.items()} == before
-    assert await paging.services.store.next_timer_due() is None
+    # Nothing of the incident is left: the only timer is the schedule's handoff notice (Monday 07:00Z).
+    assert await paging.services.store.next_timer_due() == datetime(2026, 11, 23, 7, tzinfo=UTC)
 
 
 async def test_reopen_restarts_the_ladder(paging: Tocsin, http_sink: HttpSink) -> None:

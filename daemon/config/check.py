@@ -57,7 +57,6 @@ def check(settings: Settings, now: datetime | None = None) -> Report:
         except TlsProblem as exc:
             report.problems.append(str(exc))
     report.warnings.extend(silent_setups(settings))
-    report.warnings.extend(not_acted_on(settings))
     if not settings.api_tokens:
         report.warnings.append("api_tokens is empty: every /api/v1 call will be refused")
     if not settings.sources.alertmanager.tokens:
@@ -65,24 +64,6 @@ def check(settings: Settings, now: datetime | None = None) -> Report:
     if settings.link_secret is None:
         report.warnings.append("link_secret is not set: acknowledge links stop working when tocsin restarts")
     return report
-
-
-# Sections of the configuration that this version validates but does not act on yet, and what that means.
-NOT_ACTED_ON: dict[str, str] = {}
-
-
-def not_acted_on(settings: Settings) -> list[str]:
-    """One warning per section given in the file that is parsed, not acted on yet: never silently ignored."""
-    given = set(settings.model_fields_set)
-    if "grafana_oncall" in settings.sources.model_fields_set and settings.sources.grafana_oncall.integrations:
-        given.add("sources.grafana_oncall")
-    warnings = [f"{key}: parsed, not acted on yet: {what}" for key, what in NOT_ACTED_ON.items() if key in given]
-    warnings += [
-        f"schedules.{name}.handoff_notice: parsed, not acted on yet: nobody is told before their shift starts"
-        for name, schedule in settings.schedules.items()
-        if schedule.handoff_notice is not None
-    ]
-    return warnings
 
 
 def rotation_gaps(settings: Settings, now: datetime) -> list[str]:

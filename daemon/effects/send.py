@@ -83,6 +83,8 @@ class Sending:
                 level=n.level,
                 round=n.round,
             )
+        if n.reason is NotifyReason.HANDOFF:
+            return Delivery(n.key, attempts, [])  # no incident to keep a timeline of: the log line above says it
         return Delivery(n.key, attempts, timeline_for(n, list(outcomes), self.clock.now()))
 
     async def _answered_since(self, n: Notification) -> str | None:

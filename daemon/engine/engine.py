@@ -8,7 +8,7 @@ from datetime import datetime
 
 from daemon.config.settings import Settings
 from daemon.domain import AlertStatus, Incident, Kind, NotifyReason, Source, State, Timer, TimerKind
-from daemon.engine import alerts, escalation, heartbeats, incidents, lifecycle, mirror, people
+from daemon.engine import alerts, escalation, handoffs, heartbeats, incidents, lifecycle, mirror, people
 from daemon.engine.context import ACTOR, Ctx, correlation_key
 from daemon.engine.events import (
     AcknowledgeAlert,
@@ -60,7 +60,7 @@ class Engine:
         """What the store must load before ``decide`` can take this event."""
         needs = self._needs(event)
         if self.paged_schedules and not isinstance(event, AcknowledgeAlert | PagerDutyIncident):
-            needs = replace(needs, overrides=self.paged_schedules)
+            needs = replace(needs, overrides=needs.overrides | self.paged_schedules)
         # Any decision may meet a silenced alert (hold it, skip a level, release it): the silences come along.
         return replace(needs, silences=True)
 
@@ -113,6 +113,9 @@ class Engine:
                     firing=frozenset({(missed_alert, key)}),
                     timer_owners=frozenset({timer.incident_id}),
                 )
+            case TimerFired(timer=timer) if timer.kind is TimerKind.HANDOFF:
+                schedule = timer.incident_id.removeprefix("handoff:")
+                return Needs(timer_owners=frozenset({timer.incident_id}), overrides=frozenset({schedule}))
             case TimerFired(timer=timer) if timer.kind is TimerKind.ALIVE:
                 _, owners = self._heartbeat_needs({b.name for b in self.settings.heartbeats})
                 return Needs(timer_owners=owners | {timer.incident_id})
@@ -125,7 +128,8 @@ class Engine:
                 return Needs(fingerprints=missed, timer_owners=owners)
             case StartedUp():
                 _, owners = self._heartbeat_needs({b.name for b in self.settings.heartbeats})
-                return Needs(timer_owners=owners)
+                notices = {handoffs.owner(name) for name in handoffs.noticed(self.settings.schedules)}
+                return Needs(timer_owners=owners | notices)
             case Declare():
                 return Needs(keys=frozenset({self.key_of(self._declare_labels(event))}))
             case PagerDutyIncident(incident_key=key, pd_id=pd_id, webhook_id=webhook_id):
@@ -165,6 +169,9 @@ class Engine:
                 self._heartbeat_ping(ctx, event)
             case StartedUp():
                 heartbeats.started(ctx)
+                for name in handoffs.noticed(self.settings.schedules):
+                    if handoffs.timer_key(name) not in ctx.s.timers:
+                        handoffs.arm(ctx, name)
         return ctx.d
 
     # -- alerts -------------------------------------------------------------------------------------
@@ -329,6 +336,9 @@ class Engine:
                 return
             case TimerKind.ALIVE:
                 heartbeats.arm_alive(ctx)
+                return
+            case TimerKind.HANDOFF:
+                handoffs.due(ctx, timer.incident_id.removeprefix("handoff:"))
                 return
         incident = ctx.s.incidents.get(timer.incident_id)
         if incident is None:
