@@ -87,6 +87,8 @@ def cmd_incidents(args: argparse.Namespace) -> int:
                 print_incident(client.call("POST", f"{path}/status-updates", body))
             case "severity":
                 print_incident(client.call("PATCH", path, {"severity": args.severity.upper(), "actor": actor_of(args)}))
+            case "note":
+                print_incident(client.call("POST", f"{path}/notes", {"text": args.text, "actor": actor_of(args)}))
             case "commander":
                 print_incident(client.call("PATCH", path, {"commander": args.name, "actor": actor_of(args)}))
             case _:
@@ -148,6 +150,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     severity.add_argument("id")
     severity.add_argument("severity", choices=SEVERITIES, type=str.upper)
     severity.add_argument("--actor")
+    note = acts.add_parser("note", parents=[common], help="add a note to the timeline")
+    note.add_argument("id")
+    note.add_argument("text")
+    note.add_argument("--actor")
     commander = acts.add_parser("commander", parents=[common], help="name the incident commander ('' clears)")
     commander.add_argument("id")
     commander.add_argument("name")

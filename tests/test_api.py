@@ -656,3 +656,15 @@ async def test_openapi_lists_every_registered_route(tocsin: Tocsin) -> None:
             assert any(p["name"] == "id" and p["in"] == "path" for p in op["parameters"])
     for name in ("TransitionBody", "DeclareBody", "PatchBody", "Error"):
         assert name in spec["components"]["schemas"]
+
+
+async def test_a_note_goes_on_the_timeline_and_bad_ones_are_refused(tocsin: Tocsin) -> None:
+    incident = await declare(tocsin)
+    path = f"/api/v1/incidents/{incident['id']}/notes"
+    answer = await tocsin.api("POST", path, {"text": "db failover started", "actor": "dave"}, status=201)
+    last = answer["timeline"][-1]
+    assert (last["kind"], last["actor"], last["text"]) == ("note", "dave", "db failover started")
+    before = await tocsin.snapshot()
+    await tocsin.api("POST", path, {"text": "", "actor": "dave"}, status=422)
+    await tocsin.api("POST", "/api/v1/incidents/INC-2026-9999/notes", {"text": "x"}, status=404)
+    assert await tocsin.snapshot() == before

@@ -124,6 +124,9 @@ async def test_the_whole_incident_from_the_command_line(daemon: TocsinProcess) -
     assert none.stdout == "no incidents\n"
     alerts = await cli("--url", daemon.url, "alerts")
     assert alerts.stdout == "no alerts\n"
+    note = await cli("--url", daemon.url, "incidents", "note", "INC-2026-0001", "rollback started")
+    assert note.returncode == 0, note.stderr
+    assert "erin       note                 rollback started" in note.stdout
     acked = await cli("--url", daemon.url, "incidents", "ack", "INC-2026-0001")
     assert "acknowledged by erin" in acked.stdout  # the actor defaults to $USER
     gone = await cli("--url", f"http://127.0.0.1:{free_port()}", "incidents", "list")

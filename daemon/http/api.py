@@ -6,13 +6,13 @@ from aiohttp import web
 
 from daemon.domain import Alert, AlertStatus, State
 from daemon.engine import silencing
-from daemon.engine.events import Action, Declare, Patch, PostStatusUpdate, Transition
+from daemon.engine.events import Action, AddNote, Declare, Patch, PostStatusUpdate, Transition
 from daemon.engine.state import NotFound
 from daemon.http.auth import Handler, api_token
 from daemon.http.body import parse_json_body, query_int
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
-from daemon.http.models import DeclareBody, PatchBody, StatusUpdateBody, TransitionBody
+from daemon.http.models import DeclareBody, NoteBody, PatchBody, StatusUpdateBody, TransitionBody
 from daemon.http.serialize import SilencedBy, alert_json, incident_json, incident_summary
 from daemon.ingest.errors import IngestError
 from daemon.store.base import IncidentFilter
@@ -116,6 +116,14 @@ async def post_status_update(request: web.Request) -> web.Response:
     body = await parse_json_body(request, StatusUpdateBody, API_BODY_LIMIT)
     incident_id = request.match_info["id"]
     await request.app[SERVICES].pipeline.submit(PostStatusUpdate(incident_id, body.phase, body.message, body.actor))
+    return await _incident_response(request, incident_id, 201)
+
+
+@api_token
+async def post_note(request: web.Request) -> web.Response:
+    body = await parse_json_body(request, NoteBody, API_BODY_LIMIT)
+    incident_id = request.match_info["id"]
+    await request.app[SERVICES].pipeline.submit(AddNote(incident_id, body.actor, body.text))
     return await _incident_response(request, incident_id, 201)
 
 

@@ -54,6 +54,7 @@ def build_app(
     for action in (Action.ACKNOWLEDGE, Action.MITIGATE, Action.RESOLVE, Action.REOPEN):
         app.router.add_post(f"/api/v1/incidents/{{id}}/{action.value}", api.make_transition(action))
     app.router.add_post("/api/v1/incidents/{id}/status-updates", api.post_status_update)
+    app.router.add_post("/api/v1/incidents/{id}/notes", api.post_note)
     app.router.add_get("/api/v1/incidents/{id}/postmortem", api.postmortem)
     app.router.add_post("/api/v1/webhooks/pagerduty", ingest.pagerduty_webhook)
     app.router.add_get("/api/v1/alerts", api.list_alerts)

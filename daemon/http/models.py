@@ -50,3 +50,8 @@ class OverrideBody(_Body):
     end: datetime
     note: str = Field(default="", max_length=4000)
     actor: str = Field(default="api", min_length=1, max_length=200)
+
+
+class NoteBody(_Body):
+    text: str = Field(min_length=1, max_length=4000, description="a line for the timeline")
+    actor: str = Field(default="api", min_length=1, max_length=200)

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from daemon.http.errors import json_response
-from daemon.http.models import DeclareBody, OverrideBody, PatchBody, StatusUpdateBody, TransitionBody
+from daemon.http.models import DeclareBody, NoteBody, OverrideBody, PatchBody, StatusUpdateBody, TransitionBody
 
 ERROR = {
     "type": "object",
@@ -178,6 +178,16 @@ def document() -> dict[str, Any]:
                 params=[ID],
             )
         },
+        "/api/v1/incidents/{id}/notes": {
+            "post": _op(
+                "Add a note to the timeline",
+                ok=201,
+                ok_schema=INCIDENT,
+                body="NoteBody",
+                errors=(401, 404, 415, 422),
+                params=[ID],
+            )
+        },
         "/api/v1/incidents/{id}/postmortem": {
             "get": {
                 **_op("A Markdown postmortem draft", errors=(401, 404), params=[ID]),
@@ -200,8 +210,18 @@ def document() -> dict[str, Any]:
             )
         },
         "/ack/{token}": {
-            "get": _op("Acknowledge page (shows a button; never acknowledges)", errors=(403, 410), security=[]),
-            "post": _op("Acknowledge through a signed link", errors=(403, 410), security=[]),
+            method: {
+                **_op(summary, security=[]),
+                # Pages for a person who followed a link from a page: HTML, errors included.
+                "responses": {
+                    str(code): {"description": text, "content": {"text/html": {"schema": {"type": "string"}}}}
+                    for code, text in ((200, "the page"), (403, "tampered link"), (410, "expired or outdated link"))
+                },
+            }
+            for method, summary in (
+                ("get", "Acknowledge page (shows a button; never acknowledges)"),
+                ("post", "Acknowledge through a signed link; answers the resulting page"),
+            )
         },
         "/api/v1/oncall": {
             "get": _op(
@@ -306,7 +326,7 @@ def document() -> dict[str, Any]:
             "required": ["id", "title", "severity", "state", "service", "labels", "declared_at"],
         },
     }
-    for model in (TransitionBody, DeclareBody, PatchBody, StatusUpdateBody, OverrideBody):
+    for model in (TransitionBody, DeclareBody, PatchBody, StatusUpdateBody, OverrideBody, NoteBody):
         schemas[model.__name__] = model.model_json_schema()
     return {
         "openapi": "3.1.0",
