@@ -84,3 +84,15 @@ async def test_a_reminder_says_how_to_post_an_update(paging: Tocsin, http_sink: 
         'Post one: tocsin incidents status-update INC-2026-0001 investigating|identified|monitoring|resolved -m "…"\n'
         "Incident: http://127.0.0.1:9097/incidents/INC-2026-0001"
     )
+
+
+async def test_a_severity_change_says_from_to_and_who(paging: Tocsin, http_sink: HttpSink) -> None:
+    await paging.send_fixture(SEV1)
+    await paging.tick()
+    await paging.api("POST", "/api/v1/incidents/INC-2026-0001/acknowledge", {"actor": "dave"})
+    await paging.api("PATCH", "/api/v1/incidents/INC-2026-0001", {"severity": "SEV2", "actor": "erin"})
+    await paging.tick()
+    assert http_sink.titles("oncall-primary")[-1] == "[SEV2] INC-2026-0001 HighErrorRate on checkout (severity changed)"
+    assert text(http_sink, "oncall-primary") == (
+        "Severity changed: SEV1 → SEV2 by erin\nIncident: http://127.0.0.1:9097/incidents/INC-2026-0001"
+    )

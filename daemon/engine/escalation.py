@@ -269,8 +269,8 @@ def escalation_due(ctx: Ctx, incident: Incident, timer: Timer) -> None:
     run_ladder(ctx, incident)
 
 
-def severity_changed(ctx: Ctx, incident: Incident) -> None:
-    """Route again after a change of severity (DESIGN §6)."""
+def severity_changed(ctx: Ctx, incident: Incident, note: str = "") -> None:
+    """Route again after a change of severity (DESIGN §6); ``note`` says from, to and why, for those told."""
     schedule_reminder(ctx, incident)
     if incident.state is State.RESOLVED:
         return
@@ -281,13 +281,13 @@ def severity_changed(ctx: Ctx, incident: Incident) -> None:
         already = frozenset(incident.paged)
         start_ladder(ctx, incident)
         fresh = frozenset(incident.paged) - already
-        notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED, exclude=fresh | _level0(ctx, incident))
+        notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED, note, exclude=fresh | _level0(ctx, incident))
         return
     if incident.state is State.ACKNOWLEDGED and new_policy is not None and new_policy != incident.policy:
         # Those already paged hear of it, and the new policy's level 0, without restarting the ladder.
         policy = _policy(ctx, new_policy)
         level0 = policy.levels[0].notify if policy else []
-        notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED, exclude=frozenset(level0))
+        notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED, note, exclude=frozenset(level0))
         incident.episode += 1
         incident.policy = new_policy
         ctx.log(incident, Kind.POLICY_CHANGED, f"escalation policy {new_policy}")
@@ -295,7 +295,7 @@ def severity_changed(ctx: Ctx, incident: Incident) -> None:
             page(ctx, incident, level0, 0, 1)
         return
     # Same policy, or mitigated (its ladder stopped; a re-fire routes again): those already paged hear of it.
-    notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED)
+    notify_paged(ctx, incident, NotifyReason.SEVERITY_CHANGED, note)
 
 
 def _level0(ctx: Ctx, incident: Incident) -> frozenset[str]:

@@ -153,7 +153,7 @@ def set_severity(
     # The incident's MTTx series move to the new severity; they must exist before their first observation.
     ctx.d.observations.append(Observation("severity_changed", severity, incident.service))
     if route:
-        escalation.severity_changed(ctx, incident)
+        escalation.severity_changed(ctx, incident, f"{old} → {severity} by {why}")
 
 
 def _raising_count(ctx: Ctx, incident: Incident) -> int:
