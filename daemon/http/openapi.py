@@ -80,7 +80,7 @@ def document() -> dict[str, Any]:
     incident_ops = {
         f"/api/v1/incidents/{{id}}/{action}": {
             "post": _op(
-                f"{action.capitalize()} the incident (DESIGN §5's table)",
+                f"{action.capitalize()} the incident (see Lifecycle in the README)",
                 ok_schema=INCIDENT,
                 body="TransitionBody",
                 errors=(401, 404, 409, 415, 422),
