@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
-from daemon.client import ApiError, Client
+from daemon.cli_common import actor_of, client_of
+from daemon.client import ApiError
 
 PHASES = ("investigating", "identified", "monitoring", "resolved")
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
-
-
-def client_of(args: argparse.Namespace) -> Client:
-    token = os.environ.get("TOCSIN_API_TOKEN")
-    if not token:
-        # Before any request: a 401 later would not say what to do about it.
-        raise SystemExit("tocsin: set TOCSIN_API_TOKEN to one of the daemon's api_tokens")
-    return Client(args.url, token)
-
-
-def actor_of(args: argparse.Namespace) -> str:
-    return getattr(args, "actor", None) or os.environ.get("USER") or "cli"
 
 
 def incident_id(text: str) -> str:

@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon.cli_incidents import client_of
-from daemon.client import ApiError, Client
+from daemon.cli_common import client_of, short, show, when
 from rules.durations import parse_duration
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return client_of(args)
-
-
-def _when(text: str) -> str:
-    """RFC 3339 (or ``now``) in, RFC 3339 UTC out; a time without zone is refused rather than guessed."""
-    if text == "now":
-        return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise SystemExit(
-            f"tocsin: bad time {text!r} (expected RFC 3339, e.g. 2026-11-25T09:00:00+01:00, or now)"
-        ) from None
-    if at.tzinfo is None:
-        raise SystemExit(f"tocsin: {text!r} has no time zone (add Z or +01:00)")
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _local(text: str, zone: ZoneInfo) -> str:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
-
-
-def _short(text: str) -> str:
-    return text.replace("T", " ").replace(":00Z", "Z")
 
 
 def format_oncall(answer: dict[str, Any]) -> list[str]:
@@ -55,10 +30,8 @@ def format_oncall(answer: dict[str, Any]) -> list[str]:
             who = r["person"] + (f" ({r['name']})" if r.get("name") else "")
             if r["override"]:
                 who += f", override {r['override']}"
-        nxt = (
-            f"next: {r['next']['person']} at {_short(r['next']['at'])}" if r["next"] else "next: nobody within 90 days"
-        )
-        lines.append(f"{where}  {who}  until {_short(r['until'])}; {nxt}")
+        nxt = f"next: {r['next']['person']} at {short(r['next']['at'])}" if r["next"] else "next: nobody within 90 days"
+        lines.append(f"{where}  {who}  until {short(r['until'])}; {nxt}")
     return lines
 
 
@@ -83,46 +56,46 @@ def format_overrides(answer: dict[str, Any]) -> list[str]:
         stale = "  (stale: no longer configured, ignored)" if o["stale"] else ""
         note = f"  “{o['note']}”" if o["note"] else ""
         lines.append(
-            f"{o['id']}  {o['rotation']:<10} {o['person']:<8} {_short(o['start'])} → {_short(o['end'])}"
+            f"{o['id']}  {o['rotation']:<10} {o['person']:<8} {short(o['start'])} → {short(o['end'])}"
             f"  by {o['actor']}{note}{stale}"
         )
     return lines
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:
-    query = f"?at={_when(args.at)}" if args.at else ""
-    return _show(lambda: format_oncall(_client(args).call("GET", f"/api/v1/oncall{query}")))
+    query = f"?at={when(args.at)}" if args.at else ""
+    return show(lambda: format_oncall(client_of(args).call("GET", f"/api/v1/oncall{query}")))
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     if args.action == "list":
 
         def listing() -> list[str]:
-            found = _client(args).call("GET", "/api/v1/schedules")["schedules"]
+            found = client_of(args).call("GET", "/api/v1/schedules")["schedules"]
             return [f"{s['name']} ({s['timezone']}): {', '.join(s['rotations'])}" for s in found] or ["no schedules"]
 
-        return _show(listing)
-    start = datetime.now(UTC) if not args.start else datetime.fromisoformat(_when(args.start).replace("Z", "+00:00"))
+        return show(listing)
+    start = datetime.now(UTC) if not args.start else datetime.fromisoformat(when(args.start).replace("Z", "+00:00"))
     end = start + timedelta(days=args.days)
     query = f"?from={start.isoformat().replace('+00:00', 'Z')}&to={end.isoformat().replace('+00:00', 'Z')}"
-    return _show(lambda: format_schedule(_client(args).call("GET", f"/api/v1/schedules/{args.name}{query}")))
+    return show(lambda: format_schedule(client_of(args).call("GET", f"/api/v1/schedules/{args.name}{query}")))
 
 
 def cmd_overrides(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = client_of(args)
     path = f"/api/v1/schedules/{args.schedule}/overrides"
     if args.action == "list":
-        return _show(lambda: format_overrides(client.call("GET", path)))
+        return show(lambda: format_overrides(client.call("GET", path)))
     if args.action == "rm":
 
         def remove() -> list[str]:
             client.call("DELETE", f"{path}/{args.id}")
             return [f"deleted {args.id}"]
 
-        return _show(remove)
-    start = _when(args.start)
+        return show(remove)
+    start = when(args.start)
     if args.end:
-        end = _when(args.end)
+        end = when(args.end)
     elif args.duration:
         begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
         end = (begin + parse_duration(args.duration)).isoformat().replace("+00:00", "Z")
@@ -140,20 +113,9 @@ def cmd_overrides(args: argparse.Namespace) -> int:
     def add() -> list[str]:
         made = client.call("POST", path, body)
         where = f"{args.schedule}/{made['rotation']}"
-        return [f"{made['id']}: {made['person']} on {where} {_short(made['start'])} → {_short(made['end'])}"]
+        return [f"{made['id']}: {made['person']} on {where} {short(made['start'])} → {short(made['end'])}"]
 
-    return _show(add)
-
-
-def _show(work: Any) -> int:
-    try:
-        lines = work()
-    except ApiError as exc:
-        print(f"tocsin: {exc}", file=sys.stderr)
-        return 1
-    for line in lines:
-        print(line)
-    return 0
+    return show(add)
 
 
 def add_parsers(sub: Any, url: argparse.ArgumentParser) -> None:

@@ -9,7 +9,8 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from daemon.cli_oncall import _client, _short, _show, _when
+from daemon.cli_common import client_of, short, show, when
+from daemon.timefmt import iso
 from rules.durations import format_duration, parse_duration
 from rules.matchers import parse_matcher
 from rules.silences import matcher_json, matcher_of
@@ -27,7 +28,7 @@ def format_silences(found: list[dict[str, Any]]) -> list[str]:
         matchers = ", ".join(_matcher_text(m) for m in s["matchers"])
         comment = f"  “{s['comment']}”" if s["comment"] else ""
         lines.append(
-            f"{s['id']}  {s['status']['state']:<7}  {matchers}  {_short(s['startsAt'])} → {_short(s['endsAt'])}"
+            f"{s['id']}  {s['status']['state']:<7}  {matchers}  {short(s['startsAt'])} → {short(s['endsAt'])}"
             f"  by {s['createdBy']}{comment}"
         )
     return lines
@@ -40,28 +41,24 @@ def format_heartbeats(answer: dict[str, Any], now: datetime) -> list[str]:
     width = max(len(b["name"]) for b in beats)
     lines = []
     for b in beats:
-        last = f"last ping {_short(b['last_ping'])}" if b["last_ping"] else "never pinged"
+        last = f"last ping {short(b['last_ping'])}" if b["last_ping"] else "never pinged"
         due = ""
         if b["due"]:
             left = datetime.fromisoformat(b["due"].replace("Z", "+00:00")) - now
-            due = f"; due {_short(b['due'])}" + (f" (in {format_duration(left)})" if left.total_seconds() > 0 else "")
+            due = f"; due {short(b['due'])}" + (f" (in {format_duration(left)})" if left.total_seconds() > 0 else "")
         lines.append(f"{b['name'].ljust(width)}  {b['state']:<8}  {last}{due}")
     return lines
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def cmd_silences(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = client_of(args)
     if args.action == "list":
 
         def listing() -> list[str]:
             found = client.call("GET", "/api/v2/silences")
             return format_silences([s for s in found if args.expired or s["status"]["state"] != "expired"])
 
-        return _show(listing)
+        return show(listing)
     if args.action == "expire":
 
         def expire() -> list[str]:
@@ -69,25 +66,25 @@ def cmd_silences(args: argparse.Namespace) -> int:
                 client.call("DELETE", f"/api/v2/silence/{silence_id}")
             return [f"expired {silence_id}" for silence_id in args.ids]
 
-        return _show(expire)
+        return show(expire)
     try:
         matchers = [matcher_json(parse_matcher(text)) for text in args.matchers]
         length = parse_duration(args.duration)
     except ValueError as exc:
         raise SystemExit(f"tocsin: {exc}") from None
-    start = datetime.fromisoformat(_when(args.start).replace("Z", "+00:00"))
+    start = datetime.fromisoformat(when(args.start).replace("Z", "+00:00"))
     body = {
         "matchers": matchers,
-        "startsAt": _iso(start),
-        "endsAt": _iso(start + length),
+        "startsAt": iso(start),
+        "endsAt": iso(start + length),
         "createdBy": args.author or os.environ.get("USER") or "cli",
         "comment": args.comment,
     }
-    return _show(lambda: [client.call("POST", "/api/v2/silences", body)["silenceID"]])
+    return show(lambda: [client.call("POST", "/api/v2/silences", body)["silenceID"]])
 
 
 def cmd_heartbeats(args: argparse.Namespace) -> int:
-    return _show(lambda: format_heartbeats(_client(args).call("GET", "/api/v1/heartbeats"), datetime.now(UTC)))
+    return show(lambda: format_heartbeats(client_of(args).call("GET", "/api/v1/heartbeats"), datetime.now(UTC)))
 
 
 def add_parsers(sub: Any, url: argparse.ArgumentParser) -> None:

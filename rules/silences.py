@@ -131,7 +131,3 @@ def listed(silences: Iterable[Silence], now: datetime, filters: Sequence[Matcher
         return rank[state], -s.ends_at.timestamp()
 
     return sorted(kept, key=key)
-
-
-def silenced_by(silences: Iterable[Silence], labels: Mapping[str, str], now: datetime) -> list[str]:
-    return [s.id for s in silences if s.silences(labels, now)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from daemon.domain import Incident, NotifyReason, Source, State
-from daemon.engine.escalation import notification_key
+from daemon.engine.state import notification_key
 from rules.severity import Severity
 
 

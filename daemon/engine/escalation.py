@@ -9,7 +9,7 @@ from daemon.domain import Incident, Kind, Ladder, NotifyReason, State, Timer, Ti
 from daemon.engine import people, silencing
 from daemon.engine.context import Ctx
 from daemon.engine.silencing import RESUME_OWNER
-from daemon.engine.state import NotifyIntent, passed_while_down
+from daemon.engine.state import NotifyIntent, notification_key, passed_while_down
 from rules.durations import format_duration
 from rules.evaluate import select_route
 from rules.models import Policy
@@ -28,31 +28,6 @@ def route_policy(ctx: Ctx, incident: Incident) -> str | None:
 
 def _policy(ctx: Ctx, name: str) -> Policy | None:
     return ctx.settings.policies.get(name)
-
-
-def notification_key(
-    incident: Incident,
-    reason: NotifyReason,
-    *,
-    level: int | None = None,
-    round_: int | None = None,
-    seq: int | None = None,
-    person: str | None = None,
-    step: int | None = None,
-) -> str:
-    """DESIGN §6's idempotency key: (incident, episode, reason, level, round[, person, step]).
-
-    A ladder step is keyed by its round and level; any other notification by its sequence number. Person and
-    step are appended only for pages to a person, so every key written before they existed stays byte-identical
-    (stored outbox entries keep matching)."""
-    key = f"{incident.id}/e{incident.episode}/{reason.value}"
-    if level is not None and round_ is not None:
-        key += f"/r{round_}/l{level}"
-    if seq is not None:
-        key += f"/n{seq}"
-    if person is not None:
-        key += f"/p{person}" + (f"/s{step}" if step is not None else "")
-    return key
 
 
 def page(

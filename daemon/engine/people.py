@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from daemon.domain import Incident, Kind, NotifyReason, State, Timer, TimerKind
 from daemon.engine.context import Ctx
-from daemon.engine.state import NotifyIntent, Observation
+from daemon.engine.state import NotifyIntent, Observation, notification_key
 from daemon.timefmt import iso, parse_iso
 from rules.oncall import PersonStep, parse_target
 from rules.rotation import segments
@@ -131,8 +131,6 @@ def run(ctx: Ctx, incident: Incident, name: str, step: int, started_at: datetime
 
 
 def _key(incident: Incident, level: int, round_: int, name: str, step: int) -> str:
-    from daemon.engine.escalation import notification_key
-
     return notification_key(incident, NotifyReason.ESCALATION, level=level, round_=round_, person=name, step=step)
 
 

@@ -219,3 +219,28 @@ class Decision:
     def cancel_timer(self, key: str) -> None:
         self.timers_set.pop(key, None)
         self.timers_cancelled.add(key)
+
+
+def notification_key(
+    incident: Incident,
+    reason: NotifyReason,
+    *,
+    level: int | None = None,
+    round_: int | None = None,
+    seq: int | None = None,
+    person: str | None = None,
+    step: int | None = None,
+) -> str:
+    """DESIGN §6's idempotency key: (incident, episode, reason, level, round[, person, step]).
+
+    A ladder step is keyed by its round and level; any other notification by its sequence number. Person and
+    step are appended only for pages to a person, so every key written before they existed stays byte-identical
+    (stored outbox entries keep matching)."""
+    key = f"{incident.id}/e{incident.episode}/{reason.value}"
+    if level is not None and round_ is not None:
+        key += f"/r{round_}/l{level}"
+    if seq is not None:
+        key += f"/n{seq}"
+    if person is not None:
+        key += f"/p{person}" + (f"/s{step}" if step is not None else "")
+    return key

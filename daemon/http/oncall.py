@@ -44,10 +44,6 @@ def _time(request: web.Request, name: str, default: datetime) -> datetime:
     return parse_iso(at.isoformat())
 
 
-async def _overrides(request: web.Request, schedule: str) -> list[Override]:
-    return await overrides_in_force(request.app[SERVICES], schedule)
-
-
 async def overrides_in_force(services: Services, schedule: str) -> list[Override]:
     """The stored overrides of a schedule that still name a configured rotation and person."""
     found = await services.store.list_overrides(schedule)
@@ -145,7 +141,7 @@ def _feed_url(request: web.Request, schedule: str) -> str:
 async def get_oncall(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     at = _time(request, "at", services.clock.now())
-    overrides = {name: await _overrides(request, name) for name in services.settings.schedules}
+    overrides = {name: await overrides_in_force(request.app[SERVICES], name) for name in services.settings.schedules}
     rows = []
     for row in oncall_rows(services.settings, overrides, at):
         person = row.current.person
@@ -187,7 +183,7 @@ async def get_schedule(request: web.Request) -> web.Response:
     end = _time(request, "to", start + DEFAULT_RANGE)
     if end <= start or end - start > MAX_RANGE:
         raise IngestError(400, "bad_query", "to must be after from, and at most 400 days later")
-    found = shifts(services.settings, name, await _overrides(request, name), start, end)
+    found = shifts(services.settings, name, await overrides_in_force(request.app[SERVICES], name), start, end)
     return json_response(
         {
             "name": name,
@@ -219,7 +215,13 @@ async def calendar_feed(request: web.Request) -> web.Response:
     if check_calendar_token(services.link_secret, token, generations) is None:
         return error_response(403, "forbidden", "this calendar link is not valid (tampered, or revoked)")
     now = services.clock.now()
-    found = shifts(services.settings, name, await _overrides(request, name), now - FEED_BACK, now + FEED_AHEAD)
+    found = shifts(
+        services.settings,
+        name,
+        await overrides_in_force(request.app[SERVICES], name),
+        now - FEED_BACK,
+        now + FEED_AHEAD,
+    )
     people = {key: person.name for key, person in services.settings.people.items()}
     body = render_calendar(name, found, people, now)
     return web.Response(body=body, content_type="text/calendar", charset="utf-8")
