@@ -72,7 +72,7 @@ async def sink() -> AsyncIterator[HttpSink]:
 @pytest.fixture
 def daemon(tmp_path: Path, sink: HttpSink) -> Iterator[TocsinProcess]:
     # Verification shortened to a real 1 s so that resolution follows within the test.
-    overrides = {"notify": {"retries": 0}, "resolution": {"verify_for": {"SEV1": "1s", "SEV2": "1s"}}}
+    overrides = {"notify": {"retries": 0}, "resolution": {"verify_for": {"SEV1": "1s", "SEV2": "1s", "SEV3": "1s"}}}
     process = TocsinProcess(write_config(tmp_path, overrides, sink=sink.address), free_port())
     yield process
     process.stop()
@@ -129,16 +129,19 @@ async def test_alertmanager_pages_through_tocsin_by_webhook_and_pagerduty(
         "SEV1",
         "HighErrorRate on checkout",
     )
-    assert (db["source"], db["severity"]) == ("pagerduty", "SEV2")  # routing_key -> db; payload.severity error
+    # routing_key -> db; the receiver passed the alert's own severity, so a warning stays SEV3, and its labels.
+    assert (db["source"], db["severity"]) == ("pagerduty", "SEV3")
     assert db["title"].startswith("[FIRING:1] DiskFull db")
     [am_sent] = (await tocsin_api(daemon, f"/api/v1/incidents/{checkout['id']}"))["alerts"]
     assert am_sent["labels"] == webhook_alert
+    [pd_sent] = (await tocsin_api(daemon, f"/api/v1/incidents/{db['id']}"))["alerts"]
+    assert pd_sent["labels"] == {**pagerduty_alert, "source": "Alertmanager"}
 
-    # Both page on-call through the HTTP sink (policy page-hard, level 0).
-    await sink.wait_for("oncall-primary", 2, timeout=20)
-    titles = sink.titles("oncall-primary")
-    assert any(checkout["id"] in t for t in titles)
-    assert any(db["id"] in t for t in titles)
+    # The SEV1 pages on-call (policy page-hard), the SEV3 tells the team's chat (page-soft), each at level 0.
+    await sink.wait_for("oncall-primary", timeout=20)
+    await sink.wait_for("team-chat", timeout=20)
+    assert any(checkout["id"] in t for t in sink.titles("oncall-primary"))
+    assert any(db["id"] in t for t in sink.titles("team-chat"))
 
     # Alertmanager resolves them (endsAt in the past): resolved webhook and PagerDuty resolve event.
     ended = datetime.now(UTC) - timedelta(seconds=1)
@@ -155,7 +158,8 @@ async def test_alertmanager_pages_through_tocsin_by_webhook_and_pagerduty(
         assert "mitigated by tocsin: all alerts resolved" in timeline
         assert any(t.startswith("resolved by tocsin: verified") for t in timeline), timeline
     # Those paged hear of the resolution.
-    await until(lambda: _resolved_pages(sink, checkout["id"], db["id"]), "resolution notifications to reach the sink")
+    await until(lambda: _resolved_pages(sink, "oncall-primary", checkout["id"]), "the SEV1's resolution to be paged")
+    await until(lambda: _resolved_pages(sink, "team-chat", db["id"]), "the SEV3's resolution to reach the chat")
     metrics = await _metrics(daemon.url)
     assert 'tocsin_alerts_received_total{source="alertmanager"}' in metrics
     assert 'tocsin_alerts_received_total{source="pagerduty"}' in metrics
@@ -205,8 +209,38 @@ async def test_alertmanager_watchdog_keeps_the_heartbeat_up_until_it_stops(tmp_p
         daemon.stop()
 
 
-async def _resolved_pages(sink: HttpSink, *incident_ids: str) -> bool | None:
-    titles = [t for t in sink.titles("oncall-primary") if "resolved" in t.lower()]
+async def test_make_alertmanager_runs_the_deploy_file_in_front_of_a_local_tocsin(
+    tmp_path: Path, sink: HttpSink
+) -> None:
+    # README: `make run` in one terminal, `make alertmanager` in another. Here on free ports; the file itself
+    # unchanged but for the host, so its Watchdog route (group_wait 0s) reaches tocsin at once.
+    daemon = TocsinProcess(write_config(tmp_path, {"notify": {"retries": 0}}, sink=sink.address), free_port())
+    port = free_port()
+    make = [f"--directory={ROOT}", "--silent", "alertmanager", f"TOCSIN_URL={daemon.url}"]
+    make += [f"AM_LISTEN=127.0.0.1:{port}", f"AM_DATA={tmp_path / 'am'}"]
+    am = Program("make", make, port, tmp_path / "make-alertmanager.log")
+    try:
+        daemon.start()
+        await daemon.wait_ready()
+        await am.start()
+        now = datetime.now(UTC)
+        await am.post(
+            "/api/v2/alerts", [am_post({"alertname": "Watchdog", "service": ""}, now, now + timedelta(hours=1))]
+        )
+
+        async def pinged() -> dict[str, Any] | None:
+            beats = {b["name"]: b for b in (await tocsin_api(daemon, "/api/v1/heartbeats"))["heartbeats"]}
+            return beats["watchdog"] if beats["watchdog"]["state"] == "up" else None
+
+        await until(pinged, "Alertmanager started by `make alertmanager` to ping tocsin's watchdog heartbeat")
+    finally:
+        am.stop()
+        daemon.stop()
+    assert "http://tocsin:9097" not in (tmp_path / "am" / "alertmanager.yml").read_text()
+
+
+async def _resolved_pages(sink: HttpSink, tag: str, *incident_ids: str) -> bool | None:
+    titles = [t for t in sink.titles(tag) if "resolved" in t.lower()]
     return True if all(any(i in t for t in titles) for i in incident_ids) else None
 
 

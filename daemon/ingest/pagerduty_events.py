@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -109,6 +110,35 @@ def flatten(details: Any, prefix: str = "") -> dict[str, str]:
     return out
 
 
+# Label names as Prometheus spells them: a `name=value` line starts a label, any other line continues the value.
+_LABEL_LINE = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)=(.*)")
+LABELS_DETAIL = "labels"
+# What the integration and the payload say is not the sender's to rewrite through custom_details.
+_OWN_LABELS = frozenset({"service", "severity", "source", "component", "group", "class"})
+
+
+def detail_labels(details: Any) -> dict[str, str]:
+    """The alert's own labels, when the sender put them in ``custom_details.labels``: a mapping (any Events v2
+    client) or ``name=value`` lines, which is what an Alertmanager template can write (deploy/alertmanager.yml
+    renders ``.CommonLabels`` so). A line that is not ``name=value`` belongs to the value above it."""
+    if not isinstance(details, Mapping):
+        return {}
+    given = details.get(LABELS_DETAIL)
+    found: dict[str, str] = {}
+    if isinstance(given, Mapping):
+        found = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in given.items()}
+    elif isinstance(given, str):
+        name = None
+        for line in given.splitlines():
+            match = _LABEL_LINE.fullmatch(line)
+            if match:
+                name = match.group(1)
+                found[name] = match.group(2)
+            elif name is not None:
+                found[name] += "\n" + line
+    return {k: v for k, v in found.items() if k and k not in _OWN_LABELS}
+
+
 def _errors(exc: ValidationError) -> PagerDutyError:
     errors = exc.errors(include_url=False, include_input=False)
     if any(e["type"] == "json_invalid" for e in errors):
@@ -148,11 +178,16 @@ def parse(
         raise PagerDutyError(400, "invalid_event", "Event object is invalid", ["'payload' is required for trigger"])
     if event.payload is not None and event.event_action != "acknowledge":
         p = event.payload
-        labels = {"service": integration.service, "severity": p.severity, "source": p.source}
+        own = detail_labels(p.custom_details)
+        labels = {**own, "service": integration.service, "severity": p.severity, "source": p.source}
         for name, value in (("component", p.component), ("group", p.group), ("class", p.class_)):
             if value:
                 labels[name] = value
-        annotations = {"summary": p.summary, **flatten(p.custom_details)}
+        details = p.custom_details
+        if own:
+            # The labels became labels; whatever else the sender put in custom_details stays an annotation.
+            details = {k: v for k, v in details.items() if k != LABELS_DETAIL}
+        annotations = {"summary": p.summary, **flatten(details)}
         try:
             limits.check_alert(bounds, 0, labels, annotations)
             limits.check_url(bounds, 0, "client_url", event.client_url or "")
