@@ -14,7 +14,7 @@ from daemon.config.exposure import exposure_problems
 from tests.board_support import csrf_of, page, sign_in, submit
 from tests.conftest import MakeTocsin
 from tests.sinks import HttpSink
-from tests.support import SEV1, Tocsin, am_alert, am_webhook, make_settings
+from tests.support import AM_TOKEN, SEV1, Tocsin, am_alert, am_webhook, make_settings
 
 pytestmark = pytest.mark.both_stores
 
@@ -397,6 +397,28 @@ async def test_heartbeats_page_lists_the_configured_ones(tocsin: Tocsin) -> None
     assert "<strong>watchdog</strong>" in shown
     assert "expected every 5m" in shown
     assert "<strong>nightly-backup</strong>" in shown
+
+
+def heartbeat_item(shown: str, name: str) -> str:
+    found = re.search(rf'<li class="heartbeat-\w+"><strong>{name}</strong>.*?</li>', shown, re.S)
+    assert found, shown
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(0))).strip()
+
+
+async def test_heartbeats_page_shows_each_ones_state_last_ping_and_deadline(tocsin: Tocsin) -> None:
+    await sign_in(tocsin)
+    before = heartbeat_item(await page(tocsin, "/heartbeats"), "nightly-backup")
+    assert before == "nightly-backup inactive never pinged expected every 1d1h; SEV3 on backup"
+    headers = {"Authorization": f"Bearer {AM_TOKEN}"}
+    assert (await tocsin.client.post("/api/v1/heartbeats/nightly-backup", headers=headers)).status == 200
+    due = (tocsin.clock.now() + timedelta(hours=25)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    await tocsin.tick(90)
+    up = heartbeat_item(await page(tocsin, "/heartbeats"), "nightly-backup")
+    assert up == f"nightly-backup up last ping 1m ago; missed if none by {due} expected every 1d1h; SEV3 on backup"
+    await tocsin.tick(25 * 3600)
+    await sign_in(tocsin)  # a day later the session has ended
+    missed = heartbeat_item(await page(tocsin, "/heartbeats"), "nightly-backup")
+    assert missed == "nightly-backup missed last ping 1d 1h ago expected every 1d1h; SEV3 on backup"
 
 
 async def test_notifications_and_the_ack_page_lead_to_the_board(paging: Tocsin, http_sink: HttpSink) -> None:
