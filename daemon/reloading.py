@@ -31,6 +31,7 @@ BATCH = 100
 RESTART_KEYS = ("listen", "store", "workers", "log_level", "log_format")
 # How long ``POST /-/reload`` waits for every worker's report (each reads and checks the files itself).
 WORKERS_WITHIN = 30.0
+WATCH = 1.0  # seconds between a worker's looks at the reload generation
 
 
 class ReloadRefused(Exception):
@@ -84,6 +85,8 @@ class Reloader:
         # The listening socket's context (HTTPS): a reload loads the new certificate into it.
         self.ssl_context: ssl.SSLContext | None = None
         self.generations = Generations.of_worker(services.settings.workers)
+        # The highest generation this worker has reloaded for (0: the configuration the parent read).
+        self.seen = 0
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -93,6 +96,20 @@ class Reloader:
         task = asyncio.get_running_loop().create_task(self._signalled())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def watch(self) -> None:
+        """With several workers, also look at the generation every WATCH seconds: a SIGHUP that reached this
+        worker before it could handle it (while it started) is then a reload late, not a reload lost."""
+        if self.generations is not None:
+            task = asyncio.get_running_loop().create_task(self._watch())
+            self._tasks.add(task)
+
+    async def _watch(self) -> None:
+        assert self.generations is not None
+        while True:
+            await asyncio.sleep(WATCH)
+            if self.generations.current() > self.seen and not self._lock.locked():
+                await self._signalled()
 
     async def _signalled(self) -> None:
         try:
@@ -142,6 +159,7 @@ class Reloader:
             finally:
                 if self.generations is not None:
                     self.generations.report(generation, report)
+                    self.seen = max(self.seen, generation)
 
     # -- the reload itself ------------------------------------------------------------------------------
 

@@ -91,6 +91,7 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
     reloader = app[RELOADER]
     reloader.ssl_context = ssl_context
     loop.add_signal_handler(signal.SIGHUP, reloader.on_sighup)
+    reloader.watch()
     stop = asyncio.Event()
     received: list[signal.Signals] = []
 
