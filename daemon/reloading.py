@@ -243,17 +243,18 @@ class Reloader:
 
     async def _bring_in_line(self, removed_heartbeats: list[str]) -> int:
         """Every open incident follows the new configuration, BATCH to a decision; the removed heartbeats go with
-        the first. Returns how many incidents were looked at."""
+        the first (which is decided even with no incident open). Returns how many incidents were looked at."""
         store, pipeline = self.services.store, self.services.pipeline
         cursor: str | None = None
         heartbeats = tuple(removed_heartbeats)
         seen = 0
+        first = True
         while True:
             page = await store.list_incidents(IncidentFilter(state="open"), BATCH, cursor)
             ids = tuple(i.id for i in page.items)
-            if ids or heartbeats:
+            if ids or first:
                 await pipeline.submit(ConfigReloaded(ids, heartbeats))
-                heartbeats = ()
+                heartbeats, first = (), False
             seen += len(ids)
             if page.next_cursor is None:
                 return seen

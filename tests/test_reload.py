@@ -282,3 +282,14 @@ async def test_every_open_incident_follows_when_there_are_more_than_a_batch(
         # Escalation wording is the notifiers' to choose: what matters is level 1, to its channel, at 2m.
         assert "level 1" in lines[-1], (summary["id"], lines)
         assert "stakeholders" in lines[-1], (summary["id"], lines)
+
+
+async def test_a_handoff_notice_set_by_a_reload_is_armed(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin({**NOTIFY, "schedules": {"platform": {"handoff_notice": None}}}, sink=http_sink.address)
+    config.write()  # the example's handoff_notice: 1h
+    await reload(t)
+    # The clock starts Sunday 07:12:30Z; Monday's 09:00 Berlin handoff is 08:00Z, its notice 07:00Z.
+    await t.tick((24 - 7) * 3600 - 12 * 60 - 30 + 7 * 3600)
+    assert http_sink.titles("bob-push") == ["On call from Mon 2026-11-23 09:00 CET: platform/primary"]

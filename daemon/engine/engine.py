@@ -133,7 +133,10 @@ class Engine:
                 return Needs(timer_owners=owners | notices)
             case ConfigReloaded(incident_ids=ids, removed_heartbeats=names):
                 missed, owners = self._heartbeat_needs(set(names))
-                return Needs(incident_ids=frozenset(ids), members=True, fingerprints=missed, timer_owners=owners)
+                notices = {handoffs.owner(name) for name in handoffs.noticed(self.settings.schedules)}
+                return Needs(
+                    incident_ids=frozenset(ids), members=True, fingerprints=missed, timer_owners=owners | notices
+                )
             case Declare():
                 return Needs(keys=frozenset({self.key_of(self._declare_labels(event))}))
             case PagerDutyIncident(incident_key=key, pd_id=pd_id, webhook_id=webhook_id):

@@ -7,13 +7,14 @@ configuration. Decided like any event, from the slice alone: the settings in ``c
   nobody is paged, as nobody would be at a severity change before a re-fire);
 - a paged person no longer configured has their remaining steps dropped, with a timeline entry; a person still
   configured has their next step recomputed from their new steps;
-- a heartbeat no longer configured loses its deadline, and its open missed alert resolves.
+- a heartbeat no longer configured loses its deadline, and its open missed alert resolves;
+- a schedule given a ``handoff_notice`` gets its first notice armed (as at start-up).
 """
 
 from __future__ import annotations
 
 from daemon.domain import AlertStatus, Incident, Kind, Ladder, Source, State, Timer, TimerKind
-from daemon.engine import alerts, escalation, heartbeats, people
+from daemon.engine import alerts, escalation, handoffs, heartbeats, people
 from daemon.engine.context import Ctx
 from daemon.engine.events import AlertIn, ConfigReloaded
 from daemon.timefmt import iso, parse_iso
@@ -24,6 +25,9 @@ WHY = "configuration reloaded"
 def apply(ctx: Ctx, event: ConfigReloaded) -> None:
     for name in event.removed_heartbeats:
         stand_down(ctx, name)
+    for name in handoffs.noticed(ctx.settings.schedules):
+        if handoffs.timer_key(name) not in ctx.s.timers:
+            handoffs.arm(ctx, name)  # a handoff_notice new in this configuration
     for incident_id in event.incident_ids:
         incident = ctx.s.incidents.get(incident_id)
         if incident is None or not incident.state.is_open:
