@@ -28,7 +28,7 @@ log = structlog.get_logger("tocsin")
 # Open incidents per decision: a reload with thousands open is many small commits, not one huge one.
 BATCH = 100
 # What a running process cannot change: a reload keeps the running value and warns.
-RESTART_KEYS = ("listen", "store", "workers", "log_level", "log_format")
+RESTART_KEYS = ("listen", "store", "workers", "drain_timeout", "log_level", "log_format")
 # How long ``POST /-/reload`` waits for every worker's report (each reads and checks the files itself).
 WORKERS_WITHIN = 30.0
 WATCH = 1.0  # seconds between a worker's looks at the reload generation

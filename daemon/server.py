@@ -136,6 +136,8 @@ def run(settings: Settings, reuse_port: bool = False, config_path: str | None = 
     """Serve on a fresh event loop until drained, then end the process at once. Not ``asyncio.run``, nor a
     normal interpreter exit: both wait without bound for executor threads, and a send abandoned at the drain
     deadline may still block in one (Apprise runs its synchronous plugins in threads of its own)."""
+    # Until the event loop handles SIGHUP (a reload), one must not end the process (the default action would).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     loop = _new_loop()
     try:
         try:

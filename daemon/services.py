@@ -79,6 +79,7 @@ class Services:
         self.pipeline.engine, self.pipeline.renderer = engine, renderer
         self.settings, self.engine, self.renderer, self.postmortems = settings, engine, renderer, postmortems
         self.link_secret = link_secret
+        self.retention.keep, self.scheduler.lease = settings.retention, settings.timer_lease
         if self.outbox is not None and sender is not None:
             self.outbox.use_sender(sender)
             self.metrics.prepare_channels(sorted({channel for _, channel in settings.channel_references()}))

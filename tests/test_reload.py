@@ -3,6 +3,7 @@ new policies (DESIGN §15). Real Apprise deliveries to a local HTTP sink, an inj
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +294,16 @@ async def test_a_handoff_notice_set_by_a_reload_is_armed(
     # The clock starts Sunday 07:12:30Z; Monday's 09:00 Berlin handoff is 08:00Z, its notice 07:00Z.
     await t.tick((24 - 7) * 3600 - 12 * 60 - 30 + 7 * 3600)
     assert http_sink.titles("bob-push") == ["On call from Mon 2026-11-23 09:00 CET: platform/primary"]
+
+
+async def test_concurrent_reloads_take_turns_and_each_answers(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick()
+    config.write(page_hard(("0s", ["oncall-primary"]), ("2m", ["eng-manager"])))
+    answers = await asyncio.gather(*(reload(t) for _ in range(5)))
+    assert [a["changed"] for a in answers] == [["policies"], [], [], [], []]  # the first put it in force
+    await t.tick(120)
+    assert http_sink.count("eng-manager") == 1
