@@ -24,7 +24,6 @@ pytestmark = pytest.mark.e2e
 RELOADED = "tocsin_config_last_reload_successful"
 RELOADED_AT = "tocsin_config_last_reload_success_timestamp_seconds"
 NOTIFY = {"notify": {"retries": 0}}
-SOFT_TO_MANAGER = {"policies": {"page-soft": {"levels": [{"after": "0s", "notify": ["eng-manager"]}]}}}
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
@@ -51,10 +50,16 @@ def break_config(path: Path) -> None:
     path.write_text("routes:\n  - policy: no-such-policy\n")
 
 
-async def test_sighup_refuses_a_broken_file_keeps_paging_then_takes_a_good_one(
+def soft(after: str) -> dict[str, Any]:
+    """page-soft (where warnings go) with a level 1 to the manager ``after`` the first page."""
+    levels = [{"after": "0s", "notify": ["team-chat"]}, {"after": after, "notify": ["eng-manager"]}]
+    return {**NOTIFY, "policies": {"page-soft": {"levels": levels}}}
+
+
+async def test_sighup_refuses_a_broken_file_keeps_paging_then_moves_the_next_level(
     tmp_path: Path, http_sink: HttpSink
 ) -> None:
-    config = write_config(tmp_path, NOTIFY, sink=http_sink.address)
+    config = write_config(tmp_path, soft("1h"), sink=http_sink.address)
     daemon = TocsinProcess(config, free_port())
     daemon.start()
     try:
@@ -63,6 +68,8 @@ async def test_sighup_refuses_a_broken_file_keeps_paging_then_takes_a_good_one(
         async with aiohttp.ClientSession() as session:
             assert await gauge(session, daemon.url) == 1
             started = await gauge(session, daemon.url, RELOADED_AT)
+            await fire(session, daemon.url, am_alert("DiskFull", "db", severity="warning"))
+            await http_sink.wait_for("team-chat")  # level 0; level 1 is an hour away
             break_config(config)
             daemon.proc.send_signal(signal.SIGHUP)
 
@@ -73,11 +80,11 @@ async def test_sighup_refuses_a_broken_file_keeps_paging_then_takes_a_good_one(
             log = daemon.log.read_text()
             assert '"event": "reload_refused"' in log
             assert "unknown policy 'no-such-policy'" in log
-            # The running configuration still pages: a warning goes to page-soft's team-chat.
-            await fire(session, daemon.url, am_alert("DiskFull", "db", severity="warning"))
-            await http_sink.wait_for("team-chat")
-            # A good file with page-soft paging the manager instead: the next incident pages the manager.
-            write_config(tmp_path, {**NOTIFY, **SOFT_TO_MANAGER}, sink=http_sink.address)
+            # The running configuration still pages: another warning, another incident, team-chat again.
+            await fire(session, daemon.url, am_alert("QueueLag", "billing", severity="warning"))
+            await http_sink.wait_for("team-chat", 2)
+            # A good file moves level 1 from an hour to 2 seconds: both open incidents page the manager.
+            write_config(tmp_path, soft("2s"), sink=http_sink.address)
             daemon.proc.send_signal(signal.SIGHUP)
 
             async def reloaded() -> bool:
@@ -85,9 +92,8 @@ async def test_sighup_refuses_a_broken_file_keeps_paging_then_takes_a_good_one(
 
             await until(reloaded)
             assert await gauge(session, daemon.url, RELOADED_AT) > started
-            await fire(session, daemon.url, am_alert("QueueLag", "billing", severity="warning"))
-            await http_sink.wait_for("eng-manager")
-            assert http_sink.count("team-chat") == 1
+            await http_sink.wait_for("eng-manager", 2)
+            assert http_sink.count("team-chat") == 2
         assert daemon.terminate() == 0
     finally:
         daemon.stop()
