@@ -85,6 +85,7 @@ class Reloader:
         # The listening socket's context (HTTPS): a reload loads the new certificate into it.
         self.ssl_context: ssl.SSLContext | None = None
         self.generations = Generations.of_worker(services.settings.workers)
+        self._parent = os.getppid()  # with workers: the process that forwards SIGHUP to every worker
         # The highest generation this worker has reloaded for (0: the configuration the parent read).
         self.seen = 0
         self._lock = asyncio.Lock()
@@ -124,8 +125,10 @@ class Reloader:
         ReloadRefused or ReloadIncomplete as ``reload`` does, for this worker or any other."""
         if self.generations is None:
             return (await self.reload()).json()
+        if os.getppid() != self._parent:
+            raise ReloadIncomplete("the parent process is gone: restart tocsin")  # never signal whoever adopted us
         target = self.generations.current() + 1
-        os.kill(os.getppid(), signal.SIGHUP)  # the parent raises the generation and signals every worker
+        os.kill(self._parent, signal.SIGHUP)  # the parent raises the generation and signals every worker
         try:
             async with asyncio.timeout(WORKERS_WITHIN):
                 reports = await self.generations.wait_for(target)
@@ -225,6 +228,8 @@ class Reloader:
         report = check(settings)
         if report.problems:
             raise ReloadRefused(report.problems)
+        for warning in report.warnings:
+            log.warning("config_warning", message=warning)  # as at start-up
         return settings
 
     def _load_certificate(self, old: Settings, new: Settings) -> None:
