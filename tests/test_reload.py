@@ -307,3 +307,18 @@ async def test_concurrent_reloads_take_turns_and_each_answers(
     assert [a["changed"] for a in answers] == [["policies"], [], [], [], []]  # the first put it in force
     await t.tick(120)
     assert http_sink.count("eng-manager") == 1
+
+
+async def test_when_several_levels_are_past_only_the_latest_pages(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick(180)
+    config.write(page_hard(("0s", ["oncall-primary"]), ("1m", ["oncall-secondary"]), ("2m", ["eng-manager"])))
+    await reload(t)
+    await t.tick()
+    # Not a burst: one page now, for the latest level due; the earlier one counts as run.
+    assert (http_sink.count("oncall-secondary"), http_sink.count("eng-manager")) == (0, 1)
+    await t.tick(60)
+    assert (http_sink.count("oncall-primary"), http_sink.count("oncall-secondary")) == (1, 0)
