@@ -147,7 +147,8 @@ class Reloader:
     async def reload(self) -> Outcome:
         async with self._lock:
             generation = self.generations.current() if self.generations is not None else 0
-            report: dict[str, Any]
+            # What the other workers see if this reload fails in some unforeseen way (logged where it is caught).
+            report: dict[str, Any] = {"incomplete": "the reload failed: see tocsin's log"}
             try:
                 outcome = await self._reload()
             except ReloadRefused as exc:
