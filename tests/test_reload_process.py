@@ -1,4 +1,5 @@
-"""Reload of a real `tocsin run`: SIGHUP, several workers, and the TLS certificate swapped into a running server."""
+"""Reload of a real `tocsin run` (SIGHUP, several workers, the TLS certificate swapped into a running server), and
+a reload that meets its store down."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from daemon.clock import ManualClock
 from tests.process import TocsinProcess, free_port
+from tests.redis_server import RedisServer
 from tests.sinks import HttpSink
-from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, write_config
+from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, make_settings, start_tocsin, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -219,3 +222,32 @@ async def test_a_reload_swaps_the_certificate_new_connections_get(tmp_path: Path
         assert daemon.terminate() == 0
     finally:
         daemon.stop()
+
+
+async def test_a_store_down_during_a_reload_is_said_and_a_reload_later_finishes_it(
+    clock: ManualClock, http_sink: HttpSink, tmp_path: Path
+) -> None:
+    (tmp_path / "redis").mkdir()
+    server = RedisServer(tmp_path / "redis", appendfsync="always")
+    server.start()
+    try:
+        store = {**NOTIFY, "store": f"{server.url}?timeout=1"}
+        settings = make_settings(tmp_path, soft("1h") | store, sink=http_sink.address)
+        t = await start_tocsin(settings, clock, config_path=tmp_path / "tocsin.yml")
+        await t.post_alertmanager(am_webhook(am_alert("DiskFull", "db", severity="warning")))
+        await t.tick()
+        assert http_sink.count("team-chat") == 1
+        write_config(tmp_path, soft("2m") | store, sink=http_sink.address)
+        server.stop()
+        answer = await t.api("POST", "/-/reload", status=503)
+        assert answer["error"]["code"] == "reload_incomplete"
+        assert t.registry.get_sample_value(RELOADED) == 0
+        server.start()
+        answer = await t.api("POST", "/-/reload")
+        assert answer["open_incidents"] == 1
+        assert t.registry.get_sample_value(RELOADED) == 1
+        await t.tick(120)
+        assert http_sink.count("eng-manager") == 1  # level 1 at the new 2m
+        await t.client.close()
+    finally:
+        server.stop()
