@@ -322,3 +322,20 @@ async def test_when_several_levels_are_past_only_the_latest_pages(
     assert (http_sink.count("oncall-secondary"), http_sink.count("eng-manager")) == (0, 1)
     await t.tick(60)
     assert (http_sink.count("oncall-primary"), http_sink.count("oncall-secondary")) == (1, 0)
+
+
+async def test_an_acknowledged_incident_whose_policy_vanished_changes_policy_and_pages_nobody(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick()
+    await t.api("POST", "/api/v1/incidents/INC-2026-0001/acknowledge", {"actor": "alice"})
+    routes = [{"severities": ["SEV1", "SEV2"], "policy": "page-critical"}, {"policy": "page-soft"}]
+    policies = {"page-critical": {"levels": [{"after": "0s", "notify": ["eng-manager"]}]}}
+    config.write({"routes": routes, "policies": policies}, drop_policy="page-hard")
+    await reload(t)
+    await t.tick(3600)
+    incident = await t.incident("INC-2026-0001")
+    assert (incident["state"], incident["policy"]) == ("acknowledged", "page-critical")
+    assert http_sink.count("eng-manager") == 0
