@@ -74,10 +74,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(settings: Any, reuse_port: bool = False) -> None:
+def _serve(settings: Any, reuse_port: bool = False, path: str | None = None) -> None:
     from daemon.server import run
 
-    run(settings, reuse_port=reuse_port)  # ends the process once drained
+    run(settings, reuse_port=reuse_port, config_path=path)  # ends the process once drained
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -99,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         structlog.get_logger("tocsin").warning("config_warning", message=warning)
     if settings.workers == 1:
-        _serve(settings)
+        _serve(settings, path=path)
         return 0
     # Several workers: metrics go through files that the scraped worker sums (set before prometheus_client is
     # imported), and the store is migrated once, before they start.
@@ -110,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from daemon.store import prepare
 
         prepare(settings.store)
-        return run_workers(settings, lambda: _serve(settings, reuse_port=True))
+        return run_workers(settings, lambda: _serve(settings, reuse_port=True, path=path))
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

@@ -176,6 +176,20 @@ class Metrics:
             ["queue"],
             registry=registry,
         )
+        # Prometheus' and Alertmanager's names, so that dashboards and alerts written for them work unchanged.
+        # With several workers: the lowest of the workers' values (0 if any refused, the oldest success).
+        self.reload_successful = Gauge(
+            f"{p}config_last_reload_successful",
+            "1 when the last configuration reload succeeded (and at start-up), 0 when it was refused.",
+            registry=registry,
+            multiprocess_mode="min",
+        )
+        self.reload_success_time = Gauge(
+            f"{p}config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully, at start-up or by a reload (Unix time).",
+            registry=registry,
+            multiprocess_mode="min",
+        )
         for queue in QUEUES:
             self.rows_set_aside.labels(queue)
         for severity in SEVERITIES:

@@ -18,8 +18,9 @@ import structlog
 from aiohttp import web
 
 from daemon.config.settings import Settings
+from daemon.generations import Generations, shared_folder
 from daemon.http.app import build_app
-from daemon.http.keys import SERVICES
+from daemon.http.keys import RELOADER, SERVICES
 from daemon.http.serving import Runner
 from daemon.http.tls import server_context
 
@@ -63,9 +64,9 @@ def _watchdog(drain: float) -> None:
     timer.start()
 
 
-async def serve(settings: Settings, reuse_port: bool = False) -> None:
+async def serve(settings: Settings, reuse_port: bool = False, config_path: str | None = None) -> None:
     drain = settings.drain_timeout.total_seconds()
-    app = build_app(settings)
+    app = build_app(settings, config_path=config_path)
     # Our own signal handling: stop claiming, stop accepting, let in-flight requests finish, then drain.
     runner = Runner(app, handle_signals=False, shutdown_timeout=drain * REQUESTS_SHARE, access_log=None)
     await runner.setup()
@@ -87,6 +88,10 @@ async def serve(settings: Settings, reuse_port: bool = False) -> None:
         public_url=settings.public_url,
     )
     loop = asyncio.get_running_loop()
+    reloader = app[RELOADER]
+    reloader.ssl_context = ssl_context
+    loop.add_signal_handler(signal.SIGHUP, reloader.on_sighup)
+    reloader.watch()
     stop = asyncio.Event()
     received: list[signal.Signals] = []
 
@@ -103,6 +108,7 @@ async def serve(settings: Settings, reuse_port: bool = False) -> None:
     await stop.wait()
     deadline = loop.time() + drain
     _watchdog(drain)
+    loop.remove_signal_handler(signal.SIGHUP)
     log.info("stopping", reason=received[0].name, drain_timeout=drain)
     await shutdown(runner, app, deadline)
     log.info("stopped")
@@ -126,14 +132,16 @@ class CannotListen(Exception):
     """The listen address cannot be bound (taken, or not this machine's)."""
 
 
-def run(settings: Settings, reuse_port: bool = False) -> NoReturn:
+def run(settings: Settings, reuse_port: bool = False, config_path: str | None = None) -> NoReturn:
     """Serve on a fresh event loop until drained, then end the process at once. Not ``asyncio.run``, nor a
     normal interpreter exit: both wait without bound for executor threads, and a send abandoned at the drain
     deadline may still block in one (Apprise runs its synchronous plugins in threads of its own)."""
+    # Until the event loop handles SIGHUP (a reload), one must not end the process (the default action would).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     loop = _new_loop()
     try:
         try:
-            loop.run_until_complete(serve(settings, reuse_port))
+            loop.run_until_complete(serve(settings, reuse_port, config_path))
         except CannotListen as exc:
             print(f"tocsin: {exc}", file=sys.stderr, flush=True)
             os._exit(1)
@@ -165,9 +173,17 @@ def run_workers(settings: Settings, start: Callable[[], None]) -> int:
     Each worker is the whole of tocsin on the one store: SQLite serialises their commits, timers and outbox
     entries are claimed so each fires once, and metrics are summed across them at scrape time. The parent only
     watches: SIGTERM and SIGINT go to every worker (each drains); if a worker dies, the others are stopped and
-    the parent exits non-zero, so that the supervisor restarts tocsin whole.
+    the parent exits non-zero, so that the supervisor restarts tocsin whole. SIGHUP raises the reload
+    generation (daemon.generations) and goes to every worker: each reloads the configuration itself.
     """
+    with shared_folder() as generations:
+        return _run_workers(settings, start, generations)
+
+
+def _run_workers(settings: Settings, start: Callable[[], None], generations: Generations) -> int:
     children: list[int] = []
+    # Until a worker's event loop handles SIGHUP, a reload must not end it (the default action would).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for _ in range(settings.workers):
         pid = os.fork()
         if pid == 0:  # a worker
@@ -188,8 +204,15 @@ def run_workers(settings: Settings, start: Callable[[], None]) -> int:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
 
+    def reload(signum: int, _frame: object) -> None:
+        generations.bump()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, reload)
     failed = False
     alive = set(children)
     while alive:

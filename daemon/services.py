@@ -59,6 +59,31 @@ class Services:
 
     _drain_deadline: float | None = field(default=None, init=False)
 
+    def reload(self, settings: Settings) -> None:
+        """Put ``settings`` in force (checked already; what needs a restart kept as it runs). Everything is built
+        first, then swapped with no await in between: a decision takes the engine and the renderer together when
+        it starts, so none sees half of one configuration and half of the other."""
+        if settings.link_secret is not None:
+            link_secret = settings.link_secret.get_secret_value().encode()
+        else:
+            link_secret = self.link_secret  # the one made at start-up: links already sent keep working
+        renderer = Renderer(settings.public_url, link_secret, settings.link_ttl, settings.templates)
+        renderer.check()
+        postmortems = Postmortems(settings.templates)
+        postmortems.check()
+        engine = Engine(settings)
+        sender = None
+        if self.outbox is not None and settings.channels is not None:
+            sender, tags = _sender(settings)
+            size_send_threads(max(32, 2 * settings.notify.per_channel * tags))
+        self.pipeline.engine, self.pipeline.renderer = engine, renderer
+        self.settings, self.engine, self.renderer, self.postmortems = settings, engine, renderer, postmortems
+        self.link_secret = link_secret
+        self.retention.keep, self.scheduler.lease = settings.retention, settings.timer_lease
+        if self.outbox is not None and sender is not None:
+            self.outbox.use_sender(sender)
+            self.metrics.prepare_channels(sorted({channel for _, channel in settings.channel_references()}))
+
     async def stop_claiming(self) -> None:
         """The first step of a drain, taken as SIGTERM arrives: no loop claims new work (timers, outbox,
         retention). Each is cancelled and given LOOPS_STOP_WITHIN to end; sends already under way go on."""
@@ -132,11 +157,9 @@ async def start_services(
     supervisor.add("retention", retention.step)
     outbox = None
     if settings.channels is not None:
-        asset = make_asset(settings.notify.retries, settings.notify.retry_wait)
-        channels = load_channels(settings.channels, asset)
-        sender = AppriseSender(channels, asset, settings.notify.timeout)
+        sender, tags = _sender(settings)
         # Each channel's sends, and as many again abandoned at their timeout while their socket times out.
-        size_send_threads(max(32, 2 * settings.notify.per_channel * len(channels.tags)))
+        size_send_threads(max(32, 2 * settings.notify.per_channel * tags))
         lease = settings.notify.timeout + NOTIFY_LEASE_MARGIN
         outbox = OutboxWorker(store, sender, clock, metrics, lease, settings.notify.per_channel)
         pipeline.listen(outbox.on_decision)
@@ -168,6 +191,16 @@ async def start_services(
                 "startup_deferred", error=str(exc), hint="heartbeat deadlines are checked once the store is back"
             )
             scheduler.before_first = StartedUp()
+    metrics.reload_successful.set(1)
+    metrics.reload_success_time.set(clock.now().timestamp())
     if background:
         supervisor.start()
     return services
+
+
+def _sender(settings: Settings) -> tuple[AppriseSender, int]:
+    """Apprise with the channels file's URLs, and how many channels (tags) it has."""
+    assert settings.channels is not None
+    asset = make_asset(settings.notify.retries, settings.notify.retry_wait)
+    channels = load_channels(settings.channels, asset)
+    return AppriseSender(channels, asset, settings.notify.timeout), len(channels.tags)

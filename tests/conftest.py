@@ -56,7 +56,10 @@ async def make_tocsin(tmp_path: Path, clock: ManualClock, store_url: str | None)
     ) -> Tocsin:
         if store_url is not None:
             overrides = {"store": store_url, **(overrides or {})}
-        settings = kw.pop("settings", None) or make_settings(tmp_path, overrides, sink, extra_urls)
+        settings = kw.pop("settings", None)
+        if settings is None:
+            settings = make_settings(tmp_path, overrides, sink, extra_urls)
+            kw.setdefault("config_path", tmp_path / "tocsin.yml")
         t = await start_tocsin(settings, clock, **kw)
         started.append(t)
         return t

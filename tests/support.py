@@ -139,9 +139,14 @@ async def start_tocsin(
     registry: CollectorRegistry | None = None,
     background: bool = False,
     store: Store | None = None,
+    config_path: Path | None = None,
 ) -> Tocsin:
+    """``config_path``: the file a reload reads again (without the test process's environment)."""
     registry = registry or CollectorRegistry()
-    app = build_app(settings, clock=clock, registry=registry, store=store, background=background)
+    path = str(config_path) if config_path is not None else None
+    app = build_app(
+        settings, clock=clock, registry=registry, store=store, background=background, config_path=path, environ={}
+    )
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     return Tocsin(settings, clock, client, registry)

@@ -27,7 +27,7 @@ NO_API_TOKEN = {
 
 
 def needs_api_token(path: str) -> bool:
-    return path.startswith(("/api/v1/", "/api/v2/")) and path not in NO_API_TOKEN
+    return (path.startswith(("/api/v1/", "/api/v2/")) and path not in NO_API_TOKEN) or path == "/-/reload"
 
 
 def alert(

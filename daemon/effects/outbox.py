@@ -64,6 +64,10 @@ class OutboxWorker:
         self._stopping = False
         self._sending = Sending(store, sender, self.lanes, clock, metrics, lease, lambda: self._stopping)
 
+    def use_sender(self, sender: AppriseSender) -> None:
+        """A reload's channels: sends that start from now on use them (those under way finish as they began)."""
+        self._sending.sender = sender
+
     def on_decision(self, decision: Decision) -> None:
         if decision.notifications:
             self._wake.set()

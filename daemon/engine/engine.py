@@ -8,13 +8,14 @@ from datetime import datetime
 
 from daemon.config.settings import Settings
 from daemon.domain import AlertStatus, Incident, Kind, NotifyReason, Source, State, Timer, TimerKind
-from daemon.engine import alerts, escalation, handoffs, heartbeats, incidents, lifecycle, mirror, people
+from daemon.engine import alerts, escalation, handoffs, heartbeats, incidents, lifecycle, mirror, people, reload
 from daemon.engine.context import ACTOR, Ctx, correlation_key
 from daemon.engine.events import (
     AcknowledgeAlert,
     Action,
     AddNote,
     AlertsReceived,
+    ConfigReloaded,
     Declare,
     Event,
     HeartbeatPing,
@@ -130,6 +131,12 @@ class Engine:
                 _, owners = self._heartbeat_needs({b.name for b in self.settings.heartbeats})
                 notices = {handoffs.owner(name) for name in handoffs.noticed(self.settings.schedules)}
                 return Needs(timer_owners=owners | notices)
+            case ConfigReloaded(incident_ids=ids, removed_heartbeats=names):
+                missed, owners = self._heartbeat_needs(set(names))
+                notices = {handoffs.owner(name) for name in handoffs.noticed(self.settings.schedules)}
+                return Needs(
+                    incident_ids=frozenset(ids), members=True, fingerprints=missed, timer_owners=owners | notices
+                )
             case Declare():
                 return Needs(keys=frozenset({self.key_of(self._declare_labels(event))}))
             case PagerDutyIncident(incident_key=key, pd_id=pd_id, webhook_id=webhook_id):
@@ -172,6 +179,9 @@ class Engine:
                 for name in handoffs.noticed(self.settings.schedules):
                     if handoffs.timer_key(name) not in ctx.s.timers:
                         handoffs.arm(ctx, name)
+            case ConfigReloaded():
+                reload.apply(ctx, event)
+                self._settle(ctx)
         return ctx.d
 
     # -- alerts -------------------------------------------------------------------------------------

@@ -133,6 +133,15 @@ class StartedUp:
     """This process starts: heartbeats' deadlines may need a full period (DESIGN §13)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigReloaded:
+    """A new configuration is in force: these open incidents follow it (a batch of them; the shell lists every
+    open incident, a batch at a time), and the open alerts of these heartbeats, no longer configured, resolve."""
+
+    incident_ids: tuple[str, ...] = ()
+    removed_heartbeats: tuple[str, ...] = ()
+
+
 Event = (
     AlertsReceived
     | AcknowledgeAlert
@@ -146,4 +155,5 @@ Event = (
     | SaveSilences
     | HeartbeatPing
     | StartedUp
+    | ConfigReloaded
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -11,10 +11,11 @@ from daemon.board.routes import add_routes as add_board_routes
 from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.engine.events import Action
-from daemon.http import ack, api, health, heartbeats, ingest, oncall, openapi, silences
+from daemon.http import ack, api, health, heartbeats, ingest, oncall, openapi, reload, silences
 from daemon.http.body import BodyBudget
 from daemon.http.errors import error_middleware
-from daemon.http.keys import BODY_BUDGET, SERVICES
+from daemon.http.keys import BODY_BUDGET, RELOADER, SERVICES
+from daemon.reloading import Reloader
 from daemon.services import start_services
 from daemon.store.base import Store
 
@@ -27,7 +28,10 @@ def build_app(
     registry: CollectorRegistry | None = None,
     store: Store | None = None,
     background: bool = True,
+    config_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> web.Application:
+    """``config_path`` (with ``environ`` over it, the process's own when None) is what a reload reads again."""
     app = web.Application(client_max_size=settings.limits.max_body_bytes, middlewares=[error_middleware])
     # At most this many bytes of large request bodies held at once, whatever number of senders push them.
     limits = settings.limits
@@ -36,6 +40,7 @@ def build_app(
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         services = await start_services(settings, clock, registry, store, background)
         app[SERVICES] = services
+        app[RELOADER] = Reloader(services, config_path, environ)
         yield
         await services.stop()
 
@@ -77,5 +82,6 @@ def build_app(
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
+    app.router.add_post("/-/reload", reload.reload)
     add_board_routes(app)
     return app

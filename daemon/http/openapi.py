@@ -318,6 +318,24 @@ def document() -> dict[str, Any]:
         "/healthz": {"get": _op("Liveness and the background loops' states", errors=(503,), security=[])},
         "/readyz": {"get": _op("Readiness: the store answers", errors=(503,), security=[])},
         "/metrics": {"get": _op("Prometheus metrics", errors=(), security=[])},
+        "/-/reload": {
+            "post": _op(
+                "Reload the configuration file, checked first (every worker, when workers > 1); 400 config_refused"
+                " with details.problems when it is not valid (the running one stays); 503 reload_incomplete when"
+                " it is in force but open incidents could not all follow it",
+                ok_schema={
+                    "type": "object",
+                    "required": ["status", "changed", "restart_needed", "open_incidents"],
+                    "properties": {
+                        "status": {"const": "reloaded"},
+                        "changed": {"type": "array", "items": {"type": "string"}},
+                        "restart_needed": {"type": "array", "items": {"type": "string"}},
+                        "open_incidents": {"type": "integer"},
+                    },
+                },
+                errors=(400, 401, 503),
+            )
+        },
     }
     schemas: dict[str, Any] = {
         "Error": ERROR,

@@ -1,0 +1,341 @@
+"""Reload through ``POST /-/reload``: checked first, put in force between decisions, and open incidents follow the
+new policies (DESIGN §15). Real Apprise deliveries to a local HTTP sink, an injected clock for the timers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+import yaml
+
+from daemon.engine import heartbeats
+from daemon.engine.state import Needs
+from daemon.reloading import BATCH
+from tests.conftest import MakeTocsin
+from tests.sinks import HttpSink
+from tests.support import AM_TOKEN, SEV1, Tocsin, am_alert, am_webhook, write_config
+
+pytestmark = pytest.mark.both_stores
+
+NOTIFY = {"notify": {"retries": 0, "timeout": "5s"}}
+PAGE_HARD = {"repeat": 2, "repeat_after": "10m"}
+
+
+def page_hard(*levels: tuple[str, list[str]]) -> dict[str, Any]:
+    return {"policies": {"page-hard": {"levels": [{"after": a, "notify": n} for a, n in levels], **PAGE_HARD}}}
+
+
+class Config:
+    """The test's tocsin.yml, rewritten in place (the file the running tocsin reloads)."""
+
+    def __init__(self, directory: Path, store_url: str | None, sink: HttpSink) -> None:
+        self.directory, self.store_url, self.sink = directory, store_url, sink
+
+    def overrides(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {**NOTIFY, **({"store": self.store_url} if self.store_url else {}), **(extra or {})}
+
+    def write(self, extra: dict[str, Any] | None = None, drop_policy: str = "") -> None:
+        path = write_config(self.directory, self.overrides(extra), sink=self.sink.address)
+        if drop_policy:  # overrides merge into the example: a policy goes only by taking it out of the file
+            data = yaml.safe_load(path.read_text())
+            del data["policies"][drop_policy]
+            path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def break_it(self) -> None:
+        (self.directory / "tocsin.yml").write_text("routes:\n  - policy: no-such-policy\n")
+
+
+@pytest.fixture
+def config(tmp_path: Path, store_url: str | None, http_sink: HttpSink) -> Config:
+    return Config(tmp_path, store_url, http_sink)
+
+
+async def reload(t: Tocsin, status: int = 200) -> Any:
+    return await t.api("POST", "/-/reload", status=status)
+
+
+async def ping(t: Tocsin, name: str) -> None:
+    response = await t.client.post(f"/api/v1/heartbeats/{name}", headers={"Authorization": f"Bearer {AM_TOKEN}"})
+    assert response.status == 200, await response.text()
+
+
+async def metrics(t: Tocsin) -> str:
+    response = await t.client.get("/metrics")
+    return await response.text()
+
+
+async def timeline(t: Tocsin, incident_id: str = "INC-2026-0001") -> list[str]:
+    return [e["text"] for e in (await t.incident(incident_id))["timeline"]]
+
+
+async def test_a_new_after_and_notify_take_effect_for_the_next_level(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick(60)
+    assert http_sink.count("oncall-primary") == 1  # level 0 paged; level 1 due at 5m
+    config.write(page_hard(("0s", ["oncall-primary"]), ("3m", ["eng-manager"]), ("15m", ["eng-manager"])))
+    answer = await reload(t)
+    assert answer["status"] == "reloaded"
+    assert answer["changed"] == ["policies"]
+    assert answer["open_incidents"] == 1
+    await t.tick(119)  # 2:59 after the page
+    assert http_sink.count("eng-manager") == 0
+    await t.tick(1)  # 3:00: the new level 1, to its new channel
+    assert http_sink.count("eng-manager") == 1
+    await t.tick(180)  # 6:00, past the old 5m: nothing more (level 2 is at 15m)
+    assert (http_sink.count("oncall-secondary"), http_sink.count("eng-manager")) == (0, 1)
+    assert "level 1 (round 1) of page-hard is due at 2026" in "\n".join(await timeline(t))
+
+
+async def test_a_level_whose_new_time_is_past_pages_at_once_and_once(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick(180)
+    config.write(page_hard(("0s", ["oncall-primary"]), ("1m", ["eng-manager"]), ("10m", ["oncall-secondary"])))
+    await reload(t)
+    await t.tick()
+    assert http_sink.count("eng-manager") == 1  # 1m was two minutes ago: it pages now
+    for _ in range(6):
+        await t.tick(60)  # up to 9:00
+    assert (http_sink.count("eng-manager"), http_sink.count("oncall-secondary")) == (1, 0)
+    await t.tick(60)
+    assert http_sink.count("oncall-secondary") == 1  # level 2 keeps its own time from the round's start
+
+
+async def test_a_broken_file_is_refused_and_the_running_configuration_keeps_paging(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    assert "tocsin_config_last_reload_successful 1.0" in await metrics(t)
+    started = t.registry.get_sample_value("tocsin_config_last_reload_success_timestamp_seconds")
+    assert started == t.clock.now().timestamp()
+    config.break_it()
+    t.clock.advance(60)
+    with structlog.testing.capture_logs() as logs:
+        answer = await reload(t, status=400)
+    assert answer["error"]["code"] == "config_refused"
+    assert answer["error"]["details"]["problems"] == [
+        "routes[0].policy: unknown policy 'no-such-policy' (known: none defined)"
+    ]
+    [refused] = [line for line in logs if line["event"] == "reload_refused"]
+    assert refused["log_level"] == "error"
+    assert refused["problems"] == answer["error"]["details"]["problems"]
+    text = await metrics(t)
+    assert "tocsin_config_last_reload_successful 0.0" in text
+    assert t.registry.get_sample_value("tocsin_config_last_reload_success_timestamp_seconds") == started
+    # The running configuration still pages.
+    await t.send_fixture(SEV1)
+    await t.tick()
+    assert http_sink.titles("oncall-primary") == ["[SEV1] INC-2026-0001 HighErrorRate on checkout"]
+    # A good file again: in force, and the metrics say so.
+    config.write()
+    await reload(t)
+    assert "tocsin_config_last_reload_successful 1.0" in await metrics(t)
+    reloaded = t.registry.get_sample_value("tocsin_config_last_reload_success_timestamp_seconds")
+    assert reloaded == started + 60
+
+
+async def test_reload_needs_the_api_token(make_tocsin: MakeTocsin, http_sink: HttpSink) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    response = await t.client.post("/-/reload")
+    assert response.status == 401
+    response = await t.client.post("/-/reload", headers={"Authorization": "Bearer wrong"})
+    assert response.status == 401
+
+
+async def test_removing_a_schedule_a_policy_still_names_is_refused(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config, tmp_path: Path
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    config.write()
+    text = (tmp_path / "tocsin.yml").read_text()
+    start, end = text.index("schedules:\n"), text.index("maintenance:\n")
+    (tmp_path / "tocsin.yml").write_text(text[:start] + text[end:])
+    answer = await reload(t, status=400)
+    [problem] = answer["error"]["details"]["problems"]
+    assert problem.startswith("policies.page-platform.levels[0].notify: unknown schedule 'platform'")
+    schedules = await t.api("GET", "/api/v1/schedules")
+    assert [s["name"] for s in schedules["schedules"]] == ["platform"]
+
+
+async def test_a_vanished_policy_routes_the_incident_again(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick(60)
+    routes = [
+        {"severities": ["SEV1", "SEV2"], "matchers": ['team="platform"'], "policy": "page-platform"},
+        {"severities": ["SEV1", "SEV2"], "policy": "page-critical"},
+        {"policy": "page-soft"},
+    ]
+    policies = {"page-critical": {"levels": [{"after": "0s", "notify": ["eng-manager"]}]}}
+    config.write({"routes": routes, "policies": policies}, drop_policy="page-hard")
+    await reload(t)
+    await t.tick()
+    incident = await t.incident("INC-2026-0001")
+    assert (incident["state"], incident["policy"]) == ("triggered", "page-critical")
+    lines = await timeline(t)
+    gone = "escalation policy page-hard is no longer in the configuration (configuration reloaded)"
+    assert gone in lines
+    assert any("page-critical" in line for line in lines[lines.index(gone) + 1 :])
+    assert http_sink.count("eng-manager") == 1  # the new policy's level 0, at once
+    await t.tick(10 * 60)
+    assert http_sink.count("oncall-secondary") == 0  # page-hard's level 1 is gone with it
+
+
+async def test_a_removed_persons_pending_step_is_dropped_with_a_timeline_entry(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    dave = {
+        "name": "Dave Li",
+        "contacts": ["team-chat", "stakeholders"],
+        "notify": [{"after": "0s", "contacts": ["team-chat"]}, {"after": "2m", "contacts": ["stakeholders"]}],
+    }
+    first = {"people": {"dave": dave}, **page_hard(("0s", ["person:dave"]), ("10m", ["oncall-secondary"]))}
+    t = await make_tocsin({**NOTIFY, **first}, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick()
+    assert http_sink.count("team-chat") == 1  # dave's first step
+    config.write(page_hard(("0s", ["oncall-primary"]), ("10m", ["oncall-secondary"])))
+    await reload(t)
+    assert "dave is no longer in the configuration (configuration reloaded): their steps are dropped" in (
+        await timeline(t)
+    )
+    await t.tick(5 * 60)
+    assert http_sink.count("stakeholders") == 0  # his 2m step never pages
+
+
+async def test_a_removed_heartbeat_resolves_its_missed_alert_and_loses_its_deadline(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await ping(t, "nightly-backup")
+    await ping(t, "watchdog")
+    await t.tick(25 * 3600 + 1)  # both missed: each fires its HeartbeatMissed alert
+    await ping(t, "watchdog")  # watchdog is up again, with a deadline
+    missed = {a["fingerprint"]: a["status"] for a in (await t.api("GET", "/api/v1/alerts"))["alerts"]}
+    assert missed["heartbeat:nightly-backup"] == "firing"
+    [incident] = [i for i in await t.incidents() if i["service"] == "backup"]
+    assert incident["state"] == "triggered"
+    config.write({"heartbeats": []})
+    await reload(t)
+    alerts = {a["fingerprint"]: a["status"] for a in (await t.api("GET", "/api/v1/alerts"))["alerts"]}
+    assert alerts["heartbeat:nightly-backup"] == "resolved"
+    after = await t.incident(incident["id"])
+    assert after["state"] in ("mitigated", "resolved")
+    texts = [e["text"] for e in after["timeline"]]
+    assert (
+        "heartbeat nightly-backup is no longer in the configuration (configuration reloaded): its alert resolves"
+        in (texts)
+    )
+    assert (await t.api("GET", "/api/v1/heartbeats"))["heartbeats"] == []
+    owners = frozenset({heartbeats.owner("watchdog"), heartbeats.owner("nightly-backup")})
+    left = await t.services.store.load(Needs(timer_owners=owners))
+    assert left.timers == {}
+
+
+async def test_a_change_that_needs_a_restart_is_warned_about_and_kept(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    config.write({"listen": "127.0.0.1:9999", "workers": 3, "api_tokens": ["example-api-token", "second-token"]})
+    with structlog.testing.capture_logs() as logs:
+        answer = await reload(t)
+    assert answer["restart_needed"] == ["listen", "workers"]
+    assert answer["changed"] == ["api_tokens"]
+    warned = [(line["key"], line["log_level"]) for line in logs if line["event"] == "reload_needs_restart"]
+    assert warned == [("listen", "warning"), ("workers", "warning")]
+    assert (t.services.settings.listen, t.services.settings.workers) == ("127.0.0.1:9097", 1)
+    # What could change did: the new token is accepted.
+    response = await t.client.get("/api/v1/incidents", headers={"Authorization": "Bearer second-token"})
+    assert response.status == 200
+
+
+async def test_every_open_incident_follows_when_there_are_more_than_a_batch(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    def soft(after: str) -> dict[str, Any]:
+        levels = [{"after": "0s", "notify": ["team-chat"]}, {"after": after, "notify": ["stakeholders"]}]
+        return {"policies": {"page-soft": {"levels": levels}}}
+
+    t = await make_tocsin({**NOTIFY, **soft("10m")}, sink=http_sink.address)
+    count = BATCH * 2 + 50
+    alerts = [am_alert("Lag", f"svc-{n}", severity="warning") for n in range(count)]
+    response = await t.post_alertmanager(am_webhook(*alerts))
+    assert response.status == 200
+    config.write(soft("2m"))
+    answer = await reload(t)
+    assert answer["open_incidents"] == count
+    t.clock.advance(120)
+    await t.services.scheduler.run_due()  # level 1 of each, at the new 2m (the outbox is not sent here)
+    page = await t.api("GET", "/api/v1/incidents?limit=500")
+    assert len(page["incidents"]) == count
+    for summary in page["incidents"]:
+        lines = [e["text"] for e in (await t.incident(summary["id"]))["timeline"] if e["kind"] == "escalated"]
+        # Escalation wording is the notifiers' to choose: what matters is level 1, to its channel, at 2m.
+        assert "level 1" in lines[-1], (summary["id"], lines)
+        assert "stakeholders" in lines[-1], (summary["id"], lines)
+
+
+async def test_a_handoff_notice_set_by_a_reload_is_armed(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin({**NOTIFY, "schedules": {"platform": {"handoff_notice": None}}}, sink=http_sink.address)
+    config.write()  # the example's handoff_notice: 1h
+    await reload(t)
+    # The clock starts Sunday 07:12:30Z; Monday's 09:00 Berlin handoff is 08:00Z, its notice 07:00Z.
+    await t.tick((24 - 7) * 3600 - 12 * 60 - 30 + 7 * 3600)
+    assert http_sink.titles("bob-push") == ["On call from Mon 2026-11-23 09:00 CET: platform/primary"]
+
+
+async def test_concurrent_reloads_take_turns_and_each_answers(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick()
+    config.write(page_hard(("0s", ["oncall-primary"]), ("2m", ["eng-manager"])))
+    answers = await asyncio.gather(*(reload(t) for _ in range(5)))
+    assert [a["changed"] for a in answers] == [["policies"], [], [], [], []]  # the first put it in force
+    await t.tick(120)
+    assert http_sink.count("eng-manager") == 1
+
+
+async def test_when_several_levels_are_past_only_the_latest_pages(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick(180)
+    config.write(page_hard(("0s", ["oncall-primary"]), ("1m", ["oncall-secondary"]), ("2m", ["eng-manager"])))
+    await reload(t)
+    await t.tick()
+    # Not a burst: one page now, for the latest level due; the earlier one counts as run.
+    assert (http_sink.count("oncall-secondary"), http_sink.count("eng-manager")) == (0, 1)
+    await t.tick(60)
+    assert (http_sink.count("oncall-primary"), http_sink.count("oncall-secondary")) == (1, 0)
+
+
+async def test_an_acknowledged_incident_whose_policy_vanished_changes_policy_and_pages_nobody(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick()
+    await t.api("POST", "/api/v1/incidents/INC-2026-0001/acknowledge", {"actor": "alice"})
+    routes = [{"severities": ["SEV1", "SEV2"], "policy": "page-critical"}, {"policy": "page-soft"}]
+    policies = {"page-critical": {"levels": [{"after": "0s", "notify": ["eng-manager"]}]}}
+    config.write({"routes": routes, "policies": policies}, drop_policy="page-hard")
+    await reload(t)
+    await t.tick(3600)
+    incident = await t.incident("INC-2026-0001")
+    assert (incident["state"], incident["policy"]) == ("acknowledged", "page-critical")
+    assert http_sink.count("eng-manager") == 0
