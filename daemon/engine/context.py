@@ -40,6 +40,10 @@ class Ctx:
     # Incidents declared or reopened in this decision: their ladder starts once, when the batch is settled.
     fresh: set[str] = field(default_factory=set)
     declared: set[str] = field(default_factory=set)
+    # Said on the level-0 page of incidents declared by hand or reopened in this decision (their own note,
+    # who or what reopened them).
+    declared_notes: dict[str, str] = field(default_factory=dict)
+    reopened: dict[str, str] = field(default_factory=dict)
     # Incidents where an alert fired again or joined in this decision.
     refired: set[str] = field(default_factory=set)
     # The most severe alert that joined each incident in this decision, with the rule that classified it.

@@ -287,6 +287,8 @@ class Engine:
         ctx.d.incident_id = incident.id
         note = f": {event.note}" if event.note else ""
         ctx.log(incident, Kind.DECLARED, f"declared {incident.severity} by {event.actor}{note}", event.actor)
+        if event.note:
+            ctx.declared_notes[incident.id] = event.note
         ctx.declared.add(incident.id)
         for orphan in incidents.unsilenced_orphans(ctx, key):
             incidents.attach(ctx, incident, orphan, Kind.ALERT_JOINED)

@@ -9,7 +9,7 @@ from daemon.engine import escalation, lifecycle, silencing, transitions
 from daemon.engine.context import ACTOR, Ctx
 from daemon.engine.state import KeyInUse, Observation
 from daemon.engine.transitions import Event, Outcome
-from rules.durations import format_duration
+from rules.durations import format_duration, spoken_duration
 from rules.matchers import matches_all
 from rules.severity import Severity
 
@@ -85,8 +85,11 @@ def declare(ctx: Ctx, alert: Alert) -> Incident:
     return incident
 
 
-def reopen(ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event.REOPEN) -> None:
+def reopen(
+    ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event.REOPEN, notice: str | None = None
+) -> None:
     """resolved → triggered: a new episode; firing alerts of its key join; the ladder restarts when settled.
+    ``notice`` opens its level-0 page (by default who reopened it and why).
 
     At most one incident of a key is open: reopening one while another of its key is open is refused."""
     holder = ctx.open_incident(incident.correlation_key)
@@ -107,6 +110,7 @@ def reopen(ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event
     ctx.fresh.add(incident.id)
     ctx.touched[incident.id] = incident
     ctx.log(incident, Kind.REOPENED, f"reopened by {actor}: {why}" if why else f"reopened by {actor}", actor)
+    ctx.reopened[incident.id] = notice or (f"Reopened by {actor}: {why}" if why else f"Reopened by {actor}")
     for orphan in unsilenced_orphans(ctx, incident.correlation_key):
         attach(ctx, incident, orphan, Kind.ALERT_JOINED)
 
@@ -136,7 +140,10 @@ def place_firing(ctx: Ctx, alert: Alert, refire: bool) -> None:
         and latest.resolved_at is not None
         and ctx.now - latest.resolved_at <= ctx.settings.correlation.reopen_within
     ):
-        reopen(ctx, latest, ACTOR, f"{alert.name} fired within reopen_within of the resolution", Event.REFIRE)
+        after = spoken_duration(ctx.now - latest.resolved_at)
+        rule = f" (rule {alert.rule})" if alert.rule else ""
+        notice = f"Reopened: {alert.name} fired again {after} after the resolution{rule}"
+        reopen(ctx, latest, ACTOR, f"{alert.name} fired within reopen_within of the resolution", Event.REFIRE, notice)
         attach(ctx, latest, alert, Kind.ALERT_REFIRED, quiet=True)
         return
     declare(ctx, alert)

@@ -129,6 +129,10 @@ class NotifyIntent:
     person: str | None = None
     # The first page of a ladder step: counted as an escalation when it is sent (not if it is not).
     escalation_step: bool = False
+    # A page of a later level or round: when nobody has acknowledged since (the ladder's episode start).
+    unacknowledged_since: datetime | None = None
+    # Level 0 of a reopened incident: who or what reopened it ("Reopened by dave: the fix did not hold").
+    reopened: str = ""
 
 
 def passed_while_down(skipped: tuple[tuple[int, int], ...]) -> str:
