@@ -62,6 +62,7 @@ def page(
         ctx.log(
             incident, Kind.ESCALATED, f"level {level} (round {round_}) of {incident.policy}: nobody to page{missed}"
         )
+        ctx.say("incident_escalated", incident, True, to_level=level, round=round_, policy=incident.policy, paged=[])
         return True
     first = len(ctx.d.intents)
     if channels:
@@ -92,6 +93,15 @@ def page(
         incident,
         Kind.ESCALATED,
         f"paged level {level} (round {round_}) of {incident.policy}: {paged}{missed}" + (f" — {whom}" if whom else ""),
+    )
+    ctx.say(
+        "incident_escalated",
+        incident,
+        to_level=level,
+        round=round_,
+        policy=incident.policy,
+        paged=[*channels, *found.people],
+        passed_while_down=passed_while_down(skipped) if skipped else None,
     )
     return True
 
@@ -327,6 +337,7 @@ def reminder_due(ctx: Ctx, incident: Incident) -> None:
         return
     last = incident.last_status_update_at or incident.declared_at
     ctx.log(incident, Kind.STATUS_UPDATE_DUE, f"no status update for {format_duration(ctx.now - last)}: reminded comms")
+    ctx.say("status_update_due", incident, since=format_duration(ctx.now - last))
     notify(ctx, incident, NotifyReason.REMINDER, list(ctx.settings.status_updates.remind))
     incident.last_reminded_at = ctx.now
     schedule_reminder(ctx, incident)

@@ -77,6 +77,7 @@ def declare(ctx: Ctx, alert: Alert) -> Incident:
     ctx.fresh.add(incident.id)
     rule = f"rule {alert.rule}" if alert.rule else "no matching rule"
     ctx.log(incident, Kind.DECLARED, f"declared {incident.severity} by {rule}: {alert.name} firing")
+    ctx.severity_by[incident.id] = rule
     ctx.declared.add(incident.id)
     ctx.d.incident_id = incident.id
     attach(ctx, incident, alert, Kind.ALERT_JOINED, quiet=True)
@@ -111,6 +112,7 @@ def reopen(
     ctx.touched[incident.id] = incident
     ctx.log(incident, Kind.REOPENED, f"reopened by {actor}: {why}" if why else f"reopened by {actor}", actor)
     ctx.reopened[incident.id] = notice or (f"Reopened by {actor}: {why}" if why else f"Reopened by {actor}")
+    ctx.say("incident_reopened", incident, by=actor, why=why or None, severity=incident.severity.value)
     for orphan in unsilenced_orphans(ctx, incident.correlation_key):
         attach(ctx, incident, orphan, Kind.ALERT_JOINED)
 
@@ -157,6 +159,8 @@ def set_severity(
         return
     incident.severity = severity
     ctx.log(incident, Kind.SEVERITY_CHANGED, f"severity {old} → {severity} by {why}", actor)
+    if incident.id not in ctx.declared:  # the declaration's own line says the severity it settled on
+        ctx.say("severity_changed", incident, False, **{"from": old.value, "to": severity.value, "by": why})
     # The incident's MTTx series move to the new severity; they must exist before their first observation.
     ctx.d.observations.append(Observation("severity_changed", severity, incident.service))
     if route:
@@ -238,6 +242,20 @@ def raise_check_due(ctx: Ctx, incident: Incident, rule_name: str) -> None:
         set_severity(ctx, incident, rule.severity, why)
 
 
+def _say_declared(ctx: Ctx, incident: Incident) -> None:
+    by = next((e.actor for e in ctx.d.timeline if e.kind is Kind.DECLARED and e.incident_id == incident.id), ACTOR)
+    ctx.say(
+        "incident_declared",
+        incident,
+        title=incident.title,
+        service=incident.service or None,
+        severity=incident.severity.value,
+        severity_by=ctx.severity_by.get(incident.id),
+        policy=escalation.route_policy(ctx, incident),
+        by=by,
+    )
+
+
 def settle(ctx: Ctx, incident: Incident) -> None:
     """After all alerts of a decision are placed: re-fire transitions, one severity change, ladders, resolution."""
     fresh = incident.id in ctx.fresh
@@ -264,9 +282,12 @@ def settle(ctx: Ctx, incident: Incident) -> None:
     if target is not None and target[0] > incident.severity:
         # A ladder (re)starting in this decision routes by the final severity itself.
         set_severity(ctx, incident, target[0], target[1], route=not (fresh or restart))
+        if incident.id in ctx.declared:
+            ctx.severity_by[incident.id] = target[1]
     if incident.id in ctx.declared:
         # Counted at its severity once this decision settled it (a worse alert in the same webhook counts).
         ctx.d.observations.append(Observation("declared", incident.severity, incident.service))
+        _say_declared(ctx, incident)
     if fresh or restart:
         escalation.start_ladder(ctx, incident)
         escalation.schedule_reminder(ctx, incident)

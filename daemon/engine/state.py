@@ -162,6 +162,17 @@ class Observation:
     target: str = ""  # "page_without_oncall": "<schedule>/<rotation>", or "person/<name>"
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A lifecycle event of an incident (declared, acknowledged, escalated…), logged once its decision is
+    committed: one log line, for the person reading the log at 3 a.m."""
+
+    event: str
+    incident_id: str
+    fields: dict[str, str | int | list[str] | None]
+    warning: bool = False
+
+
 @dataclass(slots=True)
 class Decision:
     """Everything one event changed; stored in one atomic commit."""
@@ -176,6 +187,7 @@ class Decision:
     # The intents rendered into outbox entries by the shell, inside the same commit.
     notifications: list[Notification] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    said: list[Said] = field(default_factory=list)
     # Every change of state, in order: (incident id, from, to); each is a cell of the transition table.
     transitions: list[tuple[str, State, State]] = field(default_factory=list)
     # Correlation key -> the incident that now holds it (declared, or reopened).
