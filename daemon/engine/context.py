@@ -43,9 +43,9 @@ class Ctx:
     # Said on the level-0 page of incidents declared by hand or reopened in this decision (their own note,
     # who or what reopened them).
     declared_notes: dict[str, str] = field(default_factory=dict)
+    reopened: dict[str, str] = field(default_factory=dict)
     # What set the severity of each incident declared in this decision ("rule prod-critical", or the person).
     severity_by: dict[str, str] = field(default_factory=dict)
-    reopened: dict[str, str] = field(default_factory=dict)
     # Incidents where an alert fired again or joined in this decision.
     refired: set[str] = field(default_factory=set)
     # The most severe alert that joined each incident in this decision, with the rule that classified it.
