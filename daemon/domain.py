@@ -112,6 +112,9 @@ class Ladder:
     round: int
     level: int
     round_started_at: datetime
+    # When the current unacknowledged stretch began (declaration, reopen, unacknowledge): pages of later levels
+    # say how long nobody has answered. Kept across rounds and across a move to another policy.
+    episode_started_at: datetime
 
 
 @dataclass(slots=True)

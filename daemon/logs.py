@@ -88,9 +88,11 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
         logger_factory=lambda *_: _LineLogger(out),
         cache_logger_on_first_use=True,
     )
-    # Standard-library loggers (aiohttp, apprise) go through the same renderer.
+    # Standard-library loggers (aiohttp, apprise) go through the same renderer, named, with the context variables
+    # bound where they log (Apprise's threads copy the sender's: the incident and channel of the send).
     handler = _LineHandler(out)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared))
+    foreign = [*shared, structlog.stdlib.add_logger_name]
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=foreign))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

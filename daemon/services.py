@@ -11,6 +11,7 @@ from datetime import timedelta
 import structlog
 from prometheus_client import CollectorRegistry
 
+from daemon import lifecycle_log
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings
 from daemon.effects.outbox import OutboxWorker
@@ -139,8 +140,8 @@ async def start_services(
     if settings.link_secret is not None:
         link_secret = settings.link_secret.get_secret_value().encode()
     else:
+        # `tocsin run` said so once already, with its other configuration warnings (config_warning).
         link_secret = secrets.token_bytes(32)
-        log.warning("no_link_secret", message="link_secret is not set: acknowledge links stop working at restart")
     renderer = Renderer(settings.public_url, link_secret, settings.link_ttl, settings.templates)
     renderer.check()
     postmortems = Postmortems(settings.templates)
@@ -149,6 +150,7 @@ async def start_services(
     await store.open()
     engine = Engine(settings)
     pipeline = Pipeline(engine, store, clock, renderer, metrics)
+    pipeline.listen(lifecycle_log.committed)
     stall = float(os.environ.get("TOCSIN_FAULT_TIMER_STALL", "0") or 0)  # failure drills only
     scheduler = Scheduler(store, pipeline, clock, metrics, settings.timer_lease, stall)
     retention = Retention(store, clock, settings.retention)

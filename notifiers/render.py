@@ -12,6 +12,7 @@ import structlog
 from daemon.domain import Alert, AlertStatus, Incident, Notification, NotifyReason, Source, State
 from daemon.engine.state import NotifyIntent, Slice, passed_while_down
 from daemon.links import sign
+from rules.durations import spoken_duration
 from rules.severity import Severity
 
 log = structlog.get_logger("tocsin.notifier")
@@ -101,13 +102,21 @@ class Renderer:
         """Render every kind of message for a made-up incident: a template that fails shows now, not at 3 a.m."""
         now, incident, alert = sample()
         for reason in NotifyReason:
-            intent = NotifyIntent("check", incident.id, reason, ("check",), 0, 1, "a note", ((1, 0),))
-            ctx = self.context(intent, incident, [alert], now)
-            for name, template in (("title.txt.j2", self._title), ("body.txt.j2", self._body)):
-                try:
-                    template.render(ctx)
-                except Exception as exc:
-                    raise TemplateProblem(f"templates: {name} cannot render a {reason.value} message: {exc}") from exc
+            # Each kind of page too: level 0 of a reopened incident, a later level after minutes unanswered.
+            intents = [NotifyIntent("check", incident.id, reason, ("check",), 0, 1, "a note", ((1, 0),))]
+            if reason is NotifyReason.ESCALATION:
+                intents.append(NotifyIntent("check", incident.id, reason, ("check",), 0, 1, reopened="Reopened by x"))
+                later = now - timedelta(minutes=5)
+                intents.append(NotifyIntent("check", incident.id, reason, ("check",), 1, 2, unacknowledged_since=later))
+            for intent in intents:
+                ctx = self.context(intent, incident, [alert], now)
+                for name, template in (("title.txt.j2", self._title), ("body.txt.j2", self._body)):
+                    try:
+                        template.render(ctx)
+                    except Exception as exc:
+                        raise TemplateProblem(
+                            f"templates: {name} cannot render a {reason.value} message: {exc}"
+                        ) from exc
 
     def incident_url(self, incident_id: str) -> str:
         return f"{self.public_url}/incidents/{incident_id}"  # the board's page (through sign-in)
@@ -118,13 +127,19 @@ class Renderer:
 
     def context(self, intent: NotifyIntent, incident: Incident, alerts: list[Alert], now: datetime) -> dict[str, Any]:
         firing = [a for a in alerts if a.status is AlertStatus.FIRING]
-        shown = sorted(firing, key=lambda a: (a.severity.rank, a.starts_at))[:TOP_ALERTS]
+        shown = sorted(firing, key=lambda a: (a.severity.rank, a.starts_at, a.name))[:TOP_ALERTS]
         return {
             "reason": intent.reason.value,
             "headline": HEADLINES[intent.reason],
             "note": intent.note,
             "level": intent.level,
             "round": intent.round,
+            # A later level or round: how long nobody has acknowledged ("5m", "1h 5m"); "" otherwise.
+            "unacknowledged_for": spoken_duration(now - intent.unacknowledged_since)
+            if intent.unacknowledged_since is not None
+            else "",
+            # Level 0 of a reopened incident: "Reopened by dave: …" or "Reopened: <alert> fired again …"; "" otherwise.
+            "reopened": intent.reopened,
             "incident": {
                 "id": incident.id,
                 "title": incident.title,
@@ -132,6 +147,7 @@ class Renderer:
                 "state": incident.state.value,
                 "service": incident.service,
                 "commander": incident.commander,
+                "source": str(incident.source),  # "manual" for an incident declared by hand
             },
             # The incident's own count: this decision may have loaded only some of its alerts.
             "firing": max(incident.firing_alerts, len(firing)),

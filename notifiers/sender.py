@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import apprise
+import structlog
 
 from daemon.domain import Notification
 from notifiers.channels import Channels
@@ -71,13 +72,15 @@ class AppriseSender:
         if not self.channels.has(channel):
             return ChannelOutcome(channel, "no_match", ())
         try:
-            result = await self._apprise.async_notify(
-                body=notification.body,
-                title=notification.title,
-                notify_type=NOTIFY_TYPES.get(notification.reason.value, apprise.NotifyType.INFO),
-                tag=channel,
-                timeout=self._timeout,
-            )
+            # Apprise's own log lines (from its threads, which copy the caller's context) name what they are about.
+            with structlog.contextvars.bound_contextvars(incident=notification.incident_id, channel=channel):
+                result = await self._apprise.async_notify(
+                    body=notification.body,
+                    title=notification.title,
+                    notify_type=NOTIFY_TYPES.get(notification.reason.value, apprise.NotifyType.INFO),
+                    tag=channel,
+                    timeout=self._timeout,
+                )
         except Exception:
             return ChannelOutcome(channel, "failed", ())
         urls = tuple(

@@ -47,3 +47,18 @@ def format_duration(delta: timedelta) -> str:
     if total_ms:
         parts.append(f"{total_ms}ms")
     return "".join(parts)
+
+
+def spoken_duration(delta: timedelta) -> str:
+    """How long, as a person says it on a phone: ``45s``, ``5m``, ``1h 5m``, ``2d 3h`` (two units at most)."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    units = [("d", 86400), ("h", 3600), ("m", 60)]
+    parts: list[tuple[int, str]] = []
+    for unit, size in units:
+        count, seconds = divmod(seconds, size)
+        if count or parts:
+            parts.append((count, unit))
+    shown = parts[:2]
+    return " ".join(f"{count}{unit}" for count, unit in shown if count)

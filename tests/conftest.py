@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from daemon.clock import ManualClock
+from tests.logcapture import LogLines, captured_log_lines
 from tests.process import TocsinProcess, free_port
 from tests.redis_server import RedisServer
 from tests.sinks import HttpSink, SmtpSink
@@ -111,3 +112,10 @@ def daemon(tmp_path: Path) -> Iterator[TocsinProcess]:
 async def tocsin(make_tocsin: MakeTocsin) -> Tocsin:
     """tocsin on the example configuration; no channels, so notifications stay in the outbox unsent."""
     return await make_tocsin({"channels": None})
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    """The log lines tocsin writes (JSON, as `tocsin run` configures it), captured for the test to read."""
+    with captured_log_lines() as captured:
+        yield captured

@@ -43,7 +43,7 @@ async def test_ladder_resumes_with_the_one_level_due_now(paging: Tocsin, http_si
     # One page: round 2's level 1 (primary and secondary), not the four steps that fell due meanwhile.
     assert pages(http_sink) == (2, 1, 0)
     [late] = http_sink.received["/oncall-secondary"]
-    assert "still unacknowledged (round 2)" in late["message"]
+    assert late["message"].startswith("Unacknowledged for 32m — escalating to level 1 of round 2.\n")
     assert (
         "Levels 1–2 of round 1 and level 0 of round 2 passed while tocsin was down; this page is level 1 of round 2."
         in late["message"]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.sinks import HttpSink
-from tests.support import SEV1, Tocsin
+from tests.support import SEV1, Tocsin, am_alert, am_webhook
 
 from .conftest import MakeTocsin
 
@@ -95,4 +95,115 @@ async def test_a_severity_change_says_from_to_and_who(paging: Tocsin, http_sink:
     assert http_sink.titles("oncall-primary")[-1] == "[SEV2] INC-2026-0001 HighErrorRate on checkout (severity changed)"
     assert text(http_sink, "oncall-primary") == (
         "Severity changed: SEV1 → SEV2 by erin\nIncident: http://127.0.0.1:9097/incidents/INC-2026-0001"
+    )
+
+
+INCIDENT_LINK = "Incident: http://127.0.0.1:9097/incidents/INC-2026-0001"
+FIRST_ALERTS = (
+    "- HighErrorRate (web-1): 5xx ratio above 5%\n"
+    "  Runbook: https://runbooks.example/5xx\n"
+    "  Source: http://prometheus:9090/graph?g0.expr=rate\n"
+    "- HighErrorRate (web-2): 5xx ratio above 5%\n"
+)
+
+
+@pytest.mark.both_stores
+async def test_a_later_level_says_it_escalates_and_since_when_nobody_acknowledged(
+    paging: Tocsin, http_sink: HttpSink
+) -> None:
+    await paging.send_fixture(SEV1)
+    await paging.tick()
+    await paging.tick(5 * 60)  # page-hard's level 1
+    assert http_sink.titles("oncall-secondary") == ["[SEV1] INC-2026-0001 HighErrorRate on checkout"]
+    assert text(http_sink, "oncall-secondary") == (
+        "Unacknowledged for 5m — escalating to level 1.\n"
+        "SEV1 triggered: 2 alerts firing on checkout.\n"
+        "\n" + FIRST_ALERTS + "\n"
+        "Acknowledge: <ack link>\n" + INCIDENT_LINK
+    )
+    await paging.tick(20 * 60)  # round 2 starts 10m after level 2 (15m): level 0 again, 25m after declaration
+    assert text(http_sink, "oncall-primary").startswith(
+        "Unacknowledged for 25m — escalating to level 0 of round 2.\nSEV1 triggered: 2 alerts firing on checkout.\n"
+    )
+
+
+async def test_an_hour_unanswered_reads_as_hours_and_minutes(make_tocsin: MakeTocsin, http_sink: HttpSink) -> None:
+    levels = [{"after": "0s", "notify": ["oncall-primary"]}, {"after": "65m", "notify": ["eng-manager"]}]
+    t = await make_tocsin(
+        {"notify": {"retries": 0}, "policies": {"page-hard": {"levels": levels}}}, sink=http_sink.address
+    )
+    await t.send_fixture(SEV1)
+    await t.tick()
+    await t.tick(65 * 60)
+    assert text(http_sink, "eng-manager").startswith(
+        "Unacknowledged for 1h 5m — escalating to level 1.\nSEV1 triggered: 2 alerts firing on checkout.\n"
+    )
+
+
+@pytest.mark.both_stores
+async def test_a_reopen_by_a_person_says_so_with_their_note_and_counts_unanswered_time_from_it(
+    paging: Tocsin, http_sink: HttpSink
+) -> None:
+    await paging.send_fixture(SEV1)
+    await paging.tick()
+    await paging.api("POST", "/api/v1/incidents/INC-2026-0001/resolve", {"actor": "dave"})
+    await paging.tick(10 * 60)
+    await paging.api(
+        "POST", "/api/v1/incidents/INC-2026-0001/reopen", {"actor": "erin", "note": "errors are back after the fix"}
+    )
+    await paging.tick()
+    assert http_sink.titles("oncall-primary")[-1] == "[SEV1] INC-2026-0001 HighErrorRate on checkout (reopened)"
+    assert text(http_sink, "oncall-primary") == (
+        "Reopened by erin: errors are back after the fix\n"
+        "SEV1 triggered: no alert firing now on checkout.\n"
+        "\n"
+        "Acknowledge: <ack link>\n" + INCIDENT_LINK
+    )
+    await paging.tick(5 * 60)  # 15m after declaration, 5m after the reopen
+    assert text(http_sink, "oncall-secondary").startswith("Unacknowledged for 5m — escalating to level 1.\n")
+
+
+async def test_a_reopen_by_an_alert_firing_again_names_the_alert_and_its_rule(
+    paging: Tocsin, http_sink: HttpSink
+) -> None:
+    first = am_alert(instance="web-1", starts_at="2026-11-22T07:00:00Z")
+    await paging.post_alertmanager(am_webhook(first))
+    await paging.tick()
+    await paging.api("POST", "/api/v1/incidents/INC-2026-0001/resolve", {"actor": "dave", "note": "rolled back"})
+    await paging.tick(2 * 60)
+    again = am_alert(instance="web-1", starts_at="2026-11-25T21:00:00Z")  # a new firing episode, after the resolve
+    assert (await paging.post_alertmanager(am_webhook(again))).status == 200
+    await paging.tick()
+    assert text(http_sink, "oncall-primary") == (
+        "Reopened: HighErrorRate (web-1) fired again 2m after the resolution (rule prod-critical)\n"
+        "SEV1 triggered: 1 alert firing on checkout.\n"
+        "\n"
+        "- HighErrorRate (web-1): HighErrorRate on checkout\n"
+        "\n"
+        "Acknowledge: <ack link>\n" + INCIDENT_LINK
+    )
+
+
+async def test_a_hand_declaration_carries_its_note_on_the_first_page(paging: Tocsin, http_sink: HttpSink) -> None:
+    declared = {
+        "title": "Checkout slow",
+        "severity": "SEV1",
+        "service": "checkout",
+        "actor": "dave",
+        "note": "p99 over 2s since the 14:02 deploy",
+    }
+    await paging.api("POST", "/api/v1/incidents", declared, status=201)
+    await paging.tick()
+    assert http_sink.titles("oncall-primary") == ["[SEV1] INC-2026-0001 Checkout slow"]
+    assert text(http_sink, "oncall-primary") == (
+        "SEV1 triggered: declared by hand for checkout: p99 over 2s since the 14:02 deploy\n"
+        "\n"
+        "Acknowledge: <ack link>\n" + INCIDENT_LINK
+    )
+    await paging.tick(5 * 60)  # a later level does not repeat it: it says since when nobody answered
+    assert text(http_sink, "oncall-secondary") == (
+        "Unacknowledged for 5m — escalating to level 1.\n"
+        "SEV1 triggered: declared by hand for checkout.\n"
+        "\n"
+        "Acknowledge: <ack link>\n" + INCIDENT_LINK
     )

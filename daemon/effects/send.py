@@ -17,7 +17,7 @@ from daemon.effects.lanes import Lanes
 from daemon.metrics import Metrics
 from daemon.store.base import Delivery, Store
 from notifiers.sender import AppriseSender
-from notifiers.timeline import line, timeline_for
+from notifiers.timeline import describe, line, timeline_for, why_failed
 
 log = structlog.get_logger("tocsin.notifier")
 # Sends begun and never recorded (tocsin died while sending, each time) before an entry is given up.
@@ -74,15 +74,17 @@ class Sending:
             self.metrics.escalations.labels(str(n.level)).inc()
         for o in outcomes:
             self.metrics.notifications.labels(o.channel, o.outcome).inc()
-            log.info(
-                "notified",
-                incident=n.incident_id,
-                reason=n.reason.value,
-                channel=o.channel,
-                outcome=o.outcome,
-                level=n.level,
-                round=n.round,
-            )
+            if o.outcome == "sent":
+                log.info("notified", incident=n.incident_id, notification=describe(n), channel=o.channel)
+            else:
+                log.warning(
+                    "notification_failed",
+                    incident=n.incident_id,
+                    notification=describe(n),
+                    channel=o.channel,
+                    outcome=o.outcome,
+                    reason=why_failed(o),
+                )
         if n.reason is NotifyReason.HANDOFF:
             return Delivery(n.key, attempts, [])  # no incident to keep a timeline of: the log line above says it
         return Delivery(n.key, attempts, timeline_for(n, list(outcomes), self.clock.now()))

@@ -9,7 +9,7 @@ from datetime import datetime
 from daemon.config.settings import Settings
 from daemon.domain import Alert, Incident, Kind
 from daemon.engine import silencing
-from daemon.engine.state import Decision, Slice
+from daemon.engine.state import Decision, Said, Slice
 from rules.oncall import MaintenanceWindow
 from rules.severity import Severity
 
@@ -40,6 +40,12 @@ class Ctx:
     # Incidents declared or reopened in this decision: their ladder starts once, when the batch is settled.
     fresh: set[str] = field(default_factory=set)
     declared: set[str] = field(default_factory=set)
+    # Said on the level-0 page of incidents declared by hand or reopened in this decision (their own note,
+    # who or what reopened them).
+    declared_notes: dict[str, str] = field(default_factory=dict)
+    reopened: dict[str, str] = field(default_factory=dict)
+    # What set the severity of each incident declared in this decision ("rule prod-critical", or the person).
+    severity_by: dict[str, str] = field(default_factory=dict)
     # Incidents where an alert fired again or joined in this decision.
     refired: set[str] = field(default_factory=set)
     # The most severe alert that joined each incident in this decision, with the rule that classified it.
@@ -77,6 +83,12 @@ class Ctx:
 
     def log(self, incident: Incident, kind: Kind, text: str, actor: str = ACTOR) -> None:
         self.d.log(incident, self.now, actor, kind, text)
+
+    def say(
+        self, event: str, incident: Incident, warning: bool = False, **fields: str | int | list[str] | None
+    ) -> None:
+        """A lifecycle event for the log, written once this decision is committed."""
+        self.d.said.append(Said(event, incident.id, fields, warning))
 
     def note_alert(self, incident: Incident, kind: Kind, alert: Alert) -> None:
         self.touched[incident.id] = incident

@@ -297,6 +297,9 @@ class Engine:
         ctx.d.incident_id = incident.id
         note = f": {event.note}" if event.note else ""
         ctx.log(incident, Kind.DECLARED, f"declared {incident.severity} by {event.actor}{note}", event.actor)
+        if event.note:
+            ctx.declared_notes[incident.id] = event.note
+        ctx.severity_by[incident.id] = event.actor
         ctx.declared.add(incident.id)
         for orphan in incidents.unsilenced_orphans(ctx, key):
             incidents.attach(ctx, incident, orphan, Kind.ALERT_JOINED)
@@ -322,6 +325,7 @@ class Engine:
         incident.last_status_update_at = ctx.now
         incident.status_phase = event.phase
         ctx.log(incident, Kind.STATUS_UPDATE, f"[{event.phase}] {message}", event.actor)
+        ctx.say("status_update_posted", incident, phase=event.phase, by=event.actor)
         escalation.notify(ctx, incident, NotifyReason.STATUS_UPDATE, list(self.settings.status_updates.notify), message)
         escalation.schedule_reminder(ctx, incident)
 

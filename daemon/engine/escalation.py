@@ -37,12 +37,14 @@ def page(
     level: int,
     round_: int,
     skipped: tuple[tuple[int, int], ...] = (),
+    since: datetime | None = None,
 ) -> bool:
     """One step of a ladder; its idempotency key makes it go out once, whatever happens later.
 
     ``skipped`` are the (round, level) steps that fell due while tocsin was down and are counted as run: this
-    page says so instead of each of them paging now. Returns False when the level was skipped because every
-    firing alert of the incident is silenced (it counts as run: nothing sent, no escalation counted)."""
+    page says so instead of each of them paging now. ``since``: when nobody has acknowledged since, said by the
+    pages of a later level or round. Returns False when the level was skipped because every firing alert of the
+    incident is silenced (it counts as run: nothing sent, no escalation counted)."""
     if ctx.all_silenced(incident):
         held = sorted({by for a in ctx.s.firing_members[incident.id] for by in ctx.silenced_by(a.labels)})
         ctx.log(
@@ -60,6 +62,7 @@ def page(
         ctx.log(
             incident, Kind.ESCALATED, f"level {level} (round {round_}) of {incident.policy}: nobody to page{missed}"
         )
+        ctx.say("incident_escalated", incident, True, to_level=level, round=round_, policy=incident.policy, paged=[])
         return True
     first = len(ctx.d.intents)
     if channels:
@@ -84,13 +87,34 @@ def page(
     # answered meanwhile is not; nor is a level with nobody to page, skipped while silenced or while down).
     if len(ctx.d.intents) > first:
         ctx.d.intents[first] = replace(ctx.d.intents[first], escalation_step=True)
+    _say_why(ctx, incident, first, level, round_, since)
     paged = ", ".join([*channels, *paged_people])
     ctx.log(
         incident,
         Kind.ESCALATED,
         f"paged level {level} (round {round_}) of {incident.policy}: {paged}{missed}" + (f" — {whom}" if whom else ""),
     )
+    ctx.say(
+        "incident_escalated",
+        incident,
+        to_level=level,
+        round=round_,
+        policy=incident.policy,
+        paged=[*channels, *found.people],
+        passed_while_down=passed_while_down(skipped) if skipped else None,
+    )
     return True
+
+
+def _say_why(ctx: Ctx, incident: Incident, first: int, level: int, round_: int, since: datetime | None) -> None:
+    """The pages of this step (channels and people) say why now: a later level since when nobody answered; level 0
+    who reopened the incident, or the note of whoever declared it by hand."""
+    for i in range(first, len(ctx.d.intents)):
+        if level > 0 or round_ > 1:
+            ctx.d.intents[i] = replace(ctx.d.intents[i], unacknowledged_since=since)
+        else:
+            reopened, note = ctx.reopened.get(incident.id, ""), ctx.declared_notes.get(incident.id, "")
+            ctx.d.intents[i] = replace(ctx.d.intents[i], reopened=reopened, note=note)
 
 
 # What would page someone about a mirrored incident (PagerDuty pages for it; paging back would loop).
@@ -139,8 +163,12 @@ def stop_ladder(ctx: Ctx, incident: Incident, people_too: bool = True) -> None:
         people.cancel(ctx, incident)
 
 
-def start_ladder(ctx: Ctx, incident: Incident) -> None:
-    """Round 1 of the routed policy starts now; level 0 (after: 0s) pages at once."""
+def start_ladder(ctx: Ctx, incident: Incident, since: datetime | None = None) -> None:
+    """Round 1 of the routed policy starts now; level 0 (after: 0s) pages at once. Nobody has acknowledged
+    since ``since``; by default since a ladder still running began (a move to another policy), else now."""
+    running = incident.ladder
+    if since is None:
+        since = running.episode_started_at if running is not None else ctx.now
     policy = route_policy(ctx, incident)
     if policy != incident.policy:
         incident.policy = policy
@@ -151,7 +179,7 @@ def start_ladder(ctx: Ctx, incident: Incident) -> None:
         if not incident.mirrored:
             ctx.log(incident, Kind.NOTE, "no route matched: nobody is paged for this incident")
         return
-    incident.ladder = Ladder(policy, 1, 0, ctx.now)
+    incident.ladder = Ladder(policy, 1, 0, ctx.now, since)
     run_ladder(ctx, incident)
 
 
@@ -163,6 +191,7 @@ def run_ladder(ctx: Ctx, incident: Incident) -> None:
     in the same instant (equal ``after``, or level 0 at declaration) are not downtime and all page."""
     ctx.d.touch_incident(incident)
     due_now: list[tuple[int, int, list[str]]] = []  # (round, level, targets) due at ``latest``
+    since = incident.ladder.episode_started_at if incident.ladder is not None else ctx.now
     skipped: list[tuple[int, int]] = []
     latest: datetime | None = None
     while (ladder := incident.ladder) is not None:
@@ -192,10 +221,12 @@ def run_ladder(ctx: Ctx, incident: Incident) -> None:
             ladder.level += 1
         elif ladder.round < policy.repeat:
             next_start = ladder.round_started_at + policy.levels[-1].after + policy.repeat_after
-            incident.ladder = Ladder(ladder.policy, ladder.round + 1, 0, next_start)
+            incident.ladder = Ladder(ladder.policy, ladder.round + 1, 0, next_start, ladder.episode_started_at)
         else:
             stop_ladder(ctx, incident, people_too=False)
-    silenced = [not page(ctx, incident, targets, level_, round_, tuple(skipped)) for round_, level_, targets in due_now]
+    silenced = [
+        not page(ctx, incident, targets, level_, round_, tuple(skipped), since) for round_, level_, targets in due_now
+    ]
     if incident.ladder is None and silenced and silenced[-1]:
         # The ladder ran out while silenced: when the silence ends, a still-triggered incident starts it again.
         arm_resume(ctx, incident)
@@ -228,7 +259,7 @@ def resume_due(ctx: Ctx, timer: Timer) -> None:
         return
     incident.episode += 1
     ctx.log(incident, Kind.NOTE, "the silence ended while the incident is still triggered: the ladder starts again")
-    start_ladder(ctx, incident)
+    start_ladder(ctx, incident, incident.firing_since)
 
 
 def escalation_due(ctx: Ctx, incident: Incident, timer: Timer) -> None:
@@ -306,6 +337,7 @@ def reminder_due(ctx: Ctx, incident: Incident) -> None:
         return
     last = incident.last_status_update_at or incident.declared_at
     ctx.log(incident, Kind.STATUS_UPDATE_DUE, f"no status update for {format_duration(ctx.now - last)}: reminded comms")
+    ctx.say("status_update_due", incident, since=format_duration(ctx.now - last))
     notify(ctx, incident, NotifyReason.REMINDER, list(ctx.settings.status_updates.remind))
     incident.last_reminded_at = ctx.now
     schedule_reminder(ctx, incident)

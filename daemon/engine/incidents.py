@@ -9,7 +9,7 @@ from daemon.engine import escalation, lifecycle, silencing, transitions
 from daemon.engine.context import ACTOR, Ctx
 from daemon.engine.state import KeyInUse, Observation
 from daemon.engine.transitions import Event, Outcome
-from rules.durations import format_duration
+from rules.durations import format_duration, spoken_duration
 from rules.matchers import matches_all
 from rules.severity import Severity
 
@@ -77,6 +77,7 @@ def declare(ctx: Ctx, alert: Alert) -> Incident:
     ctx.fresh.add(incident.id)
     rule = f"rule {alert.rule}" if alert.rule else "no matching rule"
     ctx.log(incident, Kind.DECLARED, f"declared {incident.severity} by {rule}: {alert.name} firing")
+    ctx.severity_by[incident.id] = rule
     ctx.declared.add(incident.id)
     ctx.d.incident_id = incident.id
     attach(ctx, incident, alert, Kind.ALERT_JOINED, quiet=True)
@@ -85,8 +86,11 @@ def declare(ctx: Ctx, alert: Alert) -> Incident:
     return incident
 
 
-def reopen(ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event.REOPEN) -> None:
+def reopen(
+    ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event.REOPEN, notice: str | None = None
+) -> None:
     """resolved → triggered: a new episode; firing alerts of its key join; the ladder restarts when settled.
+    ``notice`` opens its level-0 page (by default who reopened it and why).
 
     At most one incident of a key is open: reopening one while another of its key is open is refused."""
     holder = ctx.open_incident(incident.correlation_key)
@@ -107,6 +111,8 @@ def reopen(ctx: Ctx, incident: Incident, actor: str, why: str, by: Event = Event
     ctx.fresh.add(incident.id)
     ctx.touched[incident.id] = incident
     ctx.log(incident, Kind.REOPENED, f"reopened by {actor}: {why}" if why else f"reopened by {actor}", actor)
+    ctx.reopened[incident.id] = notice or (f"Reopened by {actor}: {why}" if why else f"Reopened by {actor}")
+    ctx.say("incident_reopened", incident, by=actor, why=why or None, severity=incident.severity.value)
     for orphan in unsilenced_orphans(ctx, incident.correlation_key):
         attach(ctx, incident, orphan, Kind.ALERT_JOINED)
 
@@ -136,7 +142,10 @@ def place_firing(ctx: Ctx, alert: Alert, refire: bool) -> None:
         and latest.resolved_at is not None
         and ctx.now - latest.resolved_at <= ctx.settings.correlation.reopen_within
     ):
-        reopen(ctx, latest, ACTOR, f"{alert.name} fired within reopen_within of the resolution", Event.REFIRE)
+        after = spoken_duration(ctx.now - latest.resolved_at)
+        rule = f" (rule {alert.rule})" if alert.rule else ""
+        notice = f"Reopened: {alert.name} fired again {after} after the resolution{rule}"
+        reopen(ctx, latest, ACTOR, f"{alert.name} fired within reopen_within of the resolution", Event.REFIRE, notice)
         attach(ctx, latest, alert, Kind.ALERT_REFIRED, quiet=True)
         return
     declare(ctx, alert)
@@ -150,6 +159,8 @@ def set_severity(
         return
     incident.severity = severity
     ctx.log(incident, Kind.SEVERITY_CHANGED, f"severity {old} → {severity} by {why}", actor)
+    if incident.id not in ctx.declared:  # the declaration's own line says the severity it settled on
+        ctx.say("severity_changed", incident, False, **{"from": old.value, "to": severity.value, "by": why})
     # The incident's MTTx series move to the new severity; they must exist before their first observation.
     ctx.d.observations.append(Observation("severity_changed", severity, incident.service))
     if route:
@@ -231,6 +242,20 @@ def raise_check_due(ctx: Ctx, incident: Incident, rule_name: str) -> None:
         set_severity(ctx, incident, rule.severity, why)
 
 
+def _say_declared(ctx: Ctx, incident: Incident) -> None:
+    by = next((e.actor for e in ctx.d.timeline if e.kind is Kind.DECLARED and e.incident_id == incident.id), ACTOR)
+    ctx.say(
+        "incident_declared",
+        incident,
+        title=incident.title,
+        service=incident.service or None,
+        severity=incident.severity.value,
+        severity_by=ctx.severity_by.get(incident.id),
+        policy=escalation.route_policy(ctx, incident),
+        by=by,
+    )
+
+
 def settle(ctx: Ctx, incident: Incident) -> None:
     """After all alerts of a decision are placed: re-fire transitions, one severity change, ladders, resolution."""
     fresh = incident.id in ctx.fresh
@@ -257,9 +282,12 @@ def settle(ctx: Ctx, incident: Incident) -> None:
     if target is not None and target[0] > incident.severity:
         # A ladder (re)starting in this decision routes by the final severity itself.
         set_severity(ctx, incident, target[0], target[1], route=not (fresh or restart))
+        if incident.id in ctx.declared:
+            ctx.severity_by[incident.id] = target[1]
     if incident.id in ctx.declared:
         # Counted at its severity once this decision settled it (a worse alert in the same webhook counts).
         ctx.d.observations.append(Observation("declared", incident.severity, incident.service))
+        _say_declared(ctx, incident)
     if fresh or restart:
         escalation.start_ladder(ctx, incident)
         escalation.schedule_reminder(ctx, incident)

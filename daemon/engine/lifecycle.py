@@ -52,6 +52,7 @@ def acknowledge(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> boo
         move(ctx, incident, Event.ACKNOWLEDGE, State.ACKNOWLEDGED)
         escalation.stop_ladder(ctx, incident)
     ctx.log(incident, Kind.ACKNOWLEDGED, "acknowledged" + _said(actor, note), actor)
+    ctx.say("incident_acknowledged", incident, by=actor, note=note or None)
     observe(ctx, incident, MTTA)
     escalation.notify_paged(ctx, incident, NotifyReason.ACKNOWLEDGED, note="Acknowledged" + _said(actor, note))
     return True
@@ -65,6 +66,7 @@ def unacknowledge(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> b
     incident.acknowledged_by = None
     incident.episode += 1
     ctx.log(incident, Kind.UNACKNOWLEDGED, "unacknowledged" + _said(actor, note), actor)
+    ctx.say("incident_unacknowledged", incident, by=actor, note=note or None)
     escalation.start_ladder(ctx, incident)
     return True
 
@@ -76,6 +78,7 @@ def mitigate(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
     incident.mitigated_at = ctx.now
     escalation.stop_ladder(ctx, incident)
     ctx.log(incident, Kind.MITIGATED, "mitigated" + _said(actor, note), actor)
+    ctx.say("incident_mitigated", incident, by=actor, note=note or None)
     observe(ctx, incident, MTTM)
     escalation.notify_paged(ctx, incident, NotifyReason.MITIGATED, note="Mitigated" + _said(actor, note))
     return True
@@ -101,6 +104,7 @@ def resolve(ctx: Ctx, incident: Incident, actor: str, note: str = "") -> bool:
         incident.mitigated_at = ctx.now
     escalation.cancel_all_timers(ctx, incident)
     ctx.log(incident, Kind.RESOLVED, "resolved" + _said(actor, note), actor)
+    ctx.say("incident_resolved", incident, by=actor, note=note or None)
     observe(ctx, incident, MTTM)
     observe(ctx, incident, MTTR)
     escalation.notify_paged(ctx, incident, NotifyReason.RESOLVED, note="Resolved" + _said(actor, note))

@@ -112,6 +112,9 @@ def run(ctx: Ctx, incident: Incident, name: str, step: int, started_at: datetime
         paged = contacts
         if step > 0 or current > 0:
             ctx.log(incident, Kind.ESCALATED, f"paged {name} (step {current}): {', '.join(contacts)}")
+            ctx.say(
+                "incident_escalated", incident, person=name, step=current, to_level=level, round=round_, paged=contacts
+            )
         step = current + 1
     key = timer_key(incident, name)
     if step < len(steps):

@@ -95,7 +95,7 @@ def retime(ctx: Ctx, incident: Incident) -> None:
         # The policy lost the levels this round had left: the round ends with its last level.
         if ladder.round < policy.repeat:
             start = ladder.round_started_at + policy.levels[-1].after + policy.repeat_after
-            incident.ladder = Ladder(ladder.policy, ladder.round + 1, 0, start)
+            incident.ladder = Ladder(ladder.policy, ladder.round + 1, 0, start, ladder.episode_started_at)
             ctx.log(incident, Kind.NOTE, f"{ladder.policy} has fewer levels now ({WHY}): round {ladder.round} ends")
         else:
             ctx.log(incident, Kind.NOTE, f"{ladder.policy} has fewer levels now ({WHY}): its ladder ends")

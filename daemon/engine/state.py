@@ -129,6 +129,10 @@ class NotifyIntent:
     person: str | None = None
     # The first page of a ladder step: counted as an escalation when it is sent (not if it is not).
     escalation_step: bool = False
+    # A page of a later level or round: when nobody has acknowledged since (the ladder's episode start).
+    unacknowledged_since: datetime | None = None
+    # Level 0 of a reopened incident: who or what reopened it ("Reopened by dave: the fix did not hold").
+    reopened: str = ""
 
 
 def passed_while_down(skipped: tuple[tuple[int, int], ...]) -> str:
@@ -158,6 +162,17 @@ class Observation:
     target: str = ""  # "page_without_oncall": "<schedule>/<rotation>", or "person/<name>"
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A lifecycle event of an incident (declared, acknowledged, escalated…), logged once its decision is
+    committed: one log line, for the person reading the log at 3 a.m."""
+
+    event: str
+    incident_id: str
+    fields: dict[str, str | int | list[str] | None]
+    warning: bool = False
+
+
 @dataclass(slots=True)
 class Decision:
     """Everything one event changed; stored in one atomic commit."""
@@ -172,6 +187,7 @@ class Decision:
     # The intents rendered into outbox entries by the shell, inside the same commit.
     notifications: list[Notification] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    said: list[Said] = field(default_factory=list)
     # Every change of state, in order: (incident id, from, to); each is a cell of the transition table.
     transitions: list[tuple[str, State, State]] = field(default_factory=list)
     # Correlation key -> the incident that now holds it (declared, or reopened).

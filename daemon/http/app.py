@@ -15,6 +15,7 @@ from daemon.http import ack, api, health, heartbeats, ingest, oncall, openapi, r
 from daemon.http.body import BodyBudget
 from daemon.http.errors import error_middleware
 from daemon.http.keys import BODY_BUDGET, RELOADER, SERVICES
+from daemon.http.rejections import REJECTIONS, RejectionLog
 from daemon.reloading import Reloader
 from daemon.services import start_services
 from daemon.store.base import Store
@@ -36,6 +37,7 @@ def build_app(
     # At most this many bytes of large request bodies held at once, whatever number of senders push them.
     limits = settings.limits
     app[BODY_BUDGET] = BodyBudget(BODY_BUDGET_BODIES * max(limits.max_body_bytes, limits.max_event_bytes))
+    app[REJECTIONS] = RejectionLog()
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         services = await start_services(settings, clock, registry, store, background)

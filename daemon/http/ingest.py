@@ -21,6 +21,7 @@ from daemon.engine.events import AcknowledgeAlert, AlertIn, AlertsReceived, Page
 from daemon.http.body import read_body, require_json
 from daemon.http.errors import json_response
 from daemon.http.keys import BODY_BUDGET, SERVICES
+from daemon.http.rejections import REJECTIONS, named_field
 from daemon.ingest import alertmanager, grafana_oncall, pagerduty_events, pagerduty_webhooks
 from daemon.ingest.auth import presented_secret, token_matches
 from daemon.ingest.errors import IngestError, unauthorized
@@ -42,9 +43,21 @@ async def off_loop_if_big(raw: bytes, parse: Callable[P, R], *args: P.args, **kw
 
 
 def _reject(request: web.Request, source: str, exc: IngestError) -> None:
-    request.app[SERVICES].metrics.rejected.labels(source, exc.code).inc()
-    log.info(
-        "ingest_rejected", source=source, status=exc.status, code=exc.code, message=exc.message, remote=request.remote
+    svc = request.app[SERVICES]
+    svc.metrics.rejected.labels(source, exc.code).inc()
+    left_out = request.app[REJECTIONS].admit(source, exc.code, svc.clock.now().timestamp())
+    if left_out is None:
+        return  # counted in the metric; the next line of this source and reason says how many were left out
+    field, problem = named_field(exc.details)
+    extra = {"field": field, "problem": problem, "suppressed": left_out or None}
+    log.warning(
+        "ingest_rejected",
+        source=source,
+        status=exc.status,
+        code=exc.code,
+        message=exc.message,
+        remote=request.remote,
+        **{k: v for k, v in extra.items() if v is not None},
     )
 
 

@@ -83,9 +83,7 @@ def incident_from(d: dict[str, Any]) -> Incident:
         raises=d["raises"],
         episode=d["episode"],
         policy=d["policy"],
-        ladder=None
-        if ladder is None
-        else Ladder(ladder["policy"], ladder["round"], ladder["level"], parse_iso(ladder["round_started_at"])),
+        ladder=None if ladder is None else _ladder_from(ladder),
         paged=d["paged"],
         verifying_until=parse_iso_or_none(d["verifying_until"]),
         last_status_update_at=parse_iso_or_none(d["last_status_update_at"]),
@@ -99,6 +97,19 @@ def incident_from(d: dict[str, Any]) -> Incident:
         # Stored before links were bound to episodes: only links of the current episode are taken as this one's.
         opened_episode=d.get("opened_episode", d["episode"]),
         version=d["version"],
+    )
+
+
+def _ladder_from(d: dict[str, Any]) -> Ladder:
+    round_started_at = parse_iso(d["round_started_at"])
+    # Stored before ladders kept their episode's start: the round's start is the best known.
+    started = d.get("episode_started_at")
+    return Ladder(
+        d["policy"],
+        d["round"],
+        d["level"],
+        round_started_at,
+        round_started_at if started is None else parse_iso(started),
     )
 
 
