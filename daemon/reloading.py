@@ -90,20 +90,29 @@ class Reloader:
         self.seen = 0
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- what SIGHUP and the route call -----------------------------------------------------------------
 
     def on_sighup(self) -> None:
+        if self._stopping:
+            return
         task = asyncio.get_running_loop().create_task(self._signalled())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def stop(self) -> None:
+        """SIGTERM: no reload starts from now on (one under way finishes, within the drain)."""
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
 
     def watch(self) -> None:
         """With several workers, also look at the generation every WATCH seconds: a SIGHUP that reached this
         worker before it could handle it (while it started) is then a reload late, not a reload lost."""
         if self.generations is not None:
-            task = asyncio.get_running_loop().create_task(self._watch())
-            self._tasks.add(task)
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
         assert self.generations is not None
@@ -113,6 +122,8 @@ class Reloader:
                 await self._signalled()
 
     async def _signalled(self) -> None:
+        if self._stopping:
+            return  # signalled while stopping, or queued behind a reload when SIGTERM came
         try:
             await self.reload()
         except (ReloadRefused, ReloadIncomplete):

@@ -98,6 +98,10 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
     def first_signal(sig: signal.Signals) -> None:
         received.append(sig)
         stop.set()
+        # Stopping: a reload now would only slow the drain, and SIGHUP's default action would cut it short.
+        loop.remove_signal_handler(signal.SIGHUP)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        reloader.stop()
         for s in STOP_SIGNALS:
             # From now on a plain handler: it runs even while the event loop is busy with the drain.
             loop.remove_signal_handler(s)
@@ -108,7 +112,6 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
     await stop.wait()
     deadline = loop.time() + drain
     _watchdog(drain)
-    loop.remove_signal_handler(signal.SIGHUP)
     log.info("stopping", reason=received[0].name, drain_timeout=drain)
     await shutdown(runner, app, deadline)
     log.info("stopped")
@@ -205,6 +208,8 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
                 os.kill(child, signum)
 
     def reload(signum: int, _frame: object) -> None:
+        if stopping:
+            return  # the workers drain: SIGHUP would end them at once, and there is nothing left to reload
         generations.bump()
         for child in children:
             with contextlib.suppress(ProcessLookupError):

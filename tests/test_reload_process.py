@@ -251,3 +251,41 @@ async def test_a_store_down_during_a_reload_is_said_and_a_reload_later_finishes_
         await t.client.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sighup_during_the_sigterm_drain_neither_kills_nor_reloads(tmp_path: Path, workers: int) -> None:
+    # `systemctl reload` racing `systemctl stop`: the drain must go on to its end (exit 0), not be cut short by
+    # SIGHUP's default action, and nothing is reloaded into a process that is stopping.
+    sink = HttpSink(delay=30.0)  # pages under way hold the drain to its bound
+    await sink.start()
+    overrides = {"workers": workers, "drain_timeout": "3s", "notify": {"retries": 0, "timeout": "30s"}}
+    config = write_config(tmp_path, overrides, sink=sink.address)
+    daemon = TocsinProcess(config, free_port())
+    daemon.start()
+    try:
+        await daemon.wait_ready()
+        async with aiohttp.ClientSession() as session:
+            await fire(session, daemon.url, am_alert("DiskFull", "db"))
+
+            async def paging() -> bool:
+                return sink.started > 0
+
+            await until(paging)
+            assert daemon.proc is not None
+            daemon.proc.send_signal(signal.SIGTERM)
+
+            async def draining() -> bool:
+                return '"stopping"' in daemon.log.read_text()
+
+            await until(draining)
+            write_config(tmp_path, {**overrides, "heartbeats": []}, sink=sink.address)
+            daemon.proc.send_signal(signal.SIGHUP)
+            code = await asyncio.to_thread(daemon.proc.wait, 15)
+        log = daemon.log.read_text()
+        assert code == 0, log[-3000:]
+        assert '"config_reloaded"' not in log
+        assert log.count('"stopped"') == workers
+    finally:
+        daemon.stop()
+        await sink.stop()
