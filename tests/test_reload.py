@@ -339,3 +339,45 @@ async def test_an_acknowledged_incident_whose_policy_vanished_changes_policy_and
     incident = await t.incident("INC-2026-0001")
     assert (incident["state"], incident["policy"]) == ("acknowledged", "page-critical")
     assert http_sink.count("eng-manager") == 0
+
+
+async def test_an_incident_declared_under_the_old_policy_after_the_reload_is_routed_again_not_dropped(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    # Another worker (or replica) on the store that has not reloaded yet, or a decision already under way when
+    # the configuration was swapped: the incident it declares follows the old policy and is not in the reload's
+    # list. When its next level falls due under the new configuration, it must be routed again, not left silent.
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    other = await make_tocsin(NOTIFY, sink=http_sink.address)
+    routes = [{"severities": ["SEV1", "SEV2"], "policy": "page-critical"}, {"policy": "page-soft"}]
+    policies = {"page-critical": {"levels": [{"after": "0s", "notify": ["eng-manager"]}]}}
+    config.write({"routes": routes, "policies": policies}, drop_policy="page-hard")
+    assert (await reload(t))["open_incidents"] == 0
+    await other.send_fixture(SEV1)  # declared under page-hard: level 1 due at 5m
+    await other.tick()
+    assert http_sink.count("oncall-primary") == 1
+    await t.tick(5 * 60)  # this process, on the new configuration, fires level 1
+    incident = await t.incident("INC-2026-0001")
+    assert (incident["state"], incident["policy"]) == ("triggered", "page-critical")
+    assert http_sink.count("eng-manager") == 1  # page-critical's level 0
+    assert http_sink.count("oncall-secondary") == 0  # page-hard's level 1 went with it
+    assert "escalation policy page-hard is no longer in the configuration (configuration reloaded)" in (
+        await timeline(t)
+    )
+
+
+async def test_an_incident_at_a_level_the_new_policy_no_longer_has_goes_on_to_its_next_round(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    other = await make_tocsin(NOTIFY, sink=http_sink.address)  # not reloaded yet
+    config.write(page_hard(("0s", ["oncall-primary"])))  # one level now; still 2 rounds, 10m apart
+    await reload(t)
+    await other.send_fixture(SEV1)  # declared with three levels: level 1 due at 5m
+    await other.tick()
+    assert http_sink.count("oncall-primary") == 1
+    await t.tick(5 * 60)  # level 1 is gone: round 1 ends with its last level
+    assert (http_sink.count("oncall-primary"), http_sink.count("oncall-secondary")) == (1, 0)
+    await t.tick(5 * 60)  # round 2 at 0s + 10m
+    assert http_sink.count("oncall-primary") == 2
+    assert (await t.incident("INC-2026-0001"))["state"] == "triggered"

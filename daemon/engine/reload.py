@@ -32,11 +32,33 @@ def apply(ctx: Ctx, event: ConfigReloaded) -> None:
         incident = ctx.s.incidents.get(incident_id)
         if incident is None or not incident.state.is_open:
             continue  # resolved since it was listed
-        follow_people(ctx, incident)
-        if _vanished(ctx, incident):
-            reroute(ctx, incident)
-        elif incident.state is State.TRIGGERED and incident.ladder is not None:
-            retime(ctx, incident)
+        follow(ctx, incident)
+
+
+def follow(ctx: Ctx, incident: Incident) -> None:
+    """One open incident brought in line with the configuration in force."""
+    follow_people(ctx, incident)
+    if _vanished(ctx, incident):
+        reroute(ctx, incident)
+    elif incident.state is State.TRIGGERED and incident.ladder is not None:
+        retime(ctx, incident)
+
+
+def out_of_line(ctx: Ctx, incident: Incident, timer: Timer) -> bool:
+    """The incident's escalation timer fired (not stale), and its ladder names a policy or a level this
+    configuration no longer has. A reload's list can miss such an incident: another worker or replica not yet
+    reloaded declared it, or a decision under way at the swap did. It is brought in line now, where run_ladder
+    alone would end its ladder and page nobody ever again."""
+    ladder = incident.ladder
+    if (
+        incident.state is not State.TRIGGERED
+        or ladder is None
+        or (timer.data.get("episode"), timer.data.get("round"), timer.data.get("level"))
+        != (incident.episode, ladder.round, ladder.level)
+    ):
+        return False
+    policy = ctx.settings.policies.get(ladder.policy)
+    return policy is None or ladder.level >= len(policy.levels) or _vanished(ctx, incident)
 
 
 def _vanished(ctx: Ctx, incident: Incident) -> bool:
