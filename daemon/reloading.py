@@ -260,18 +260,18 @@ class Reloader:
 
     async def _bring_in_line(self, removed_heartbeats: list[str]) -> int:
         """Every open incident follows the new configuration, BATCH to a decision; the removed heartbeats go with
-        the first (which is decided even with no incident open). Returns how many incidents were looked at."""
+        a first decision of their own, taken before the first list is read: SQLite commits in the order decisions
+        were submitted, so once it is stored every decision begun under the old configuration is stored too, and
+        the list sees the incidents they declared. Returns how many incidents were looked at."""
         store, pipeline = self.services.store, self.services.pipeline
+        await pipeline.submit(ConfigReloaded((), tuple(removed_heartbeats)))
         cursor: str | None = None
-        heartbeats = tuple(removed_heartbeats)
         seen = 0
-        first = True
         while True:
             page = await store.list_incidents(IncidentFilter(state="open"), BATCH, cursor)
             ids = tuple(i.id for i in page.items)
-            if ids or first:
-                await pipeline.submit(ConfigReloaded(ids, heartbeats))
-                heartbeats, first = (), False
+            if ids:
+                await pipeline.submit(ConfigReloaded(ids, ()))
             seen += len(ids)
             if page.next_cursor is None:
                 return seen
