@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import ssl
 from collections.abc import Mapping
@@ -34,10 +35,32 @@ WORKERS_WITHIN = 30.0
 WATCH = 1.0  # seconds between a worker's looks at the reload generation
 
 
+# A URL in a problem: Apprise quotes one it cannot parse whole (a bot token in its path, a password before
+# its host), and so does the check of an unusable store URL.
+URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://([^\s'\"]*)", re.IGNORECASE)
+# Where a URL is only a path on this machine, or the placeholder of a hint, it stays whole.
+PLAIN = ("sqlite", "file")
+PLACEHOLDERS = ("host", "host:port")
+
+
+def redact(problem: str) -> str:
+    """``problem`` with every URL cut to its scheme: the answer to ``/-/reload`` goes to whoever holds an API
+    token, and the log line to wherever logs go; neither may carry the channels' or the store's secrets."""
+
+    def cut(match: re.Match[str]) -> str:
+        scheme, rest = match.group(1), match.group(2)
+        if scheme.lower() in PLAIN or rest.split("/")[0] in PLACEHOLDERS:
+            return match.group(0)
+        return f"{scheme}://…"
+
+    return URL.sub(cut, problem)
+
+
 class ReloadRefused(Exception):
     """The new configuration is not valid: nothing of it was put in force."""
 
     def __init__(self, problems: list[str]) -> None:
+        problems = [redact(p) for p in problems]
         super().__init__("; ".join(problems))
         self.problems = problems
 

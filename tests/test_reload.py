@@ -422,3 +422,26 @@ async def test_an_incident_declared_by_a_decision_under_way_at_the_swap_follows_
     assert http_sink.count("oncall-primary") == 1
     await t.tick(60)  # the new level 1 at 1m, not the old one at 5m
     assert http_sink.count("oncall-secondary") == 1
+
+
+async def test_a_refused_reload_names_the_problem_without_the_secrets_in_it(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config, tmp_path: Path
+) -> None:
+    # A typo in an Apprise scheme at 3 a.m.: Apprise quotes the whole URL, bot token and all; and a store URL
+    # that cannot be used is quoted with its password. Neither goes into the answer nor into the log.
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    config.write({"store": "postgres://tocsin:SECRET-store-pw@db.internal/tocsin"})
+    with structlog.testing.capture_logs() as logs:
+        answer = await reload(t, status=400)
+    [problem] = answer["error"]["details"]["problems"]
+    assert problem.startswith("store: unsupported store 'postgres://"), problem  # still says which key
+    config.write()
+    apprise = tmp_path / "apprise.yml"
+    apprise.write_text(apprise.read_text() + '  - "tgrm://123456789:SECRET-bot-token/4242":\n      - tag: ops\n')
+    with structlog.testing.capture_logs() as more:
+        again = await reload(t, status=400)
+    problems = again["error"]["details"]["problems"]
+    assert any("tgrm://" in p for p in problems), problems  # still says which URL is wrong
+    refused = [line for line in logs + more if line["event"] == "reload_refused"]
+    assert len(refused) == 2
+    assert "SECRET" not in repr(answer) + repr(again) + repr(refused)
