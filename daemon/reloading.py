@@ -203,7 +203,7 @@ class Reloader:
 
     async def _reload(self) -> Outcome:
         services = self.services
-        old = services.settings
+        old, previous_secret = services.settings, services.link_secret
         try:
             new = await asyncio.to_thread(self._read)
             new, restart = keep_running(old, new)
@@ -231,6 +231,12 @@ class Reloader:
                 "reload_needs_restart",
                 key=key,
                 message=f"{key} changed in the configuration: it takes effect at the next restart",
+            )
+        if services.link_secret != previous_secret:
+            log.warning(
+                "link_secret_changed",
+                message="acknowledge links already sent, board sessions and calendar addresses made with the "
+                "previous link_secret no longer work",
             )
         removed = sorted({b.name for b in old.heartbeats} - {b.name for b in new.heartbeats})
         try:

@@ -21,6 +21,7 @@ from tests.conftest import MakeTocsin
 from tests.programs import until
 from tests.sinks import HttpSink
 from tests.support import AM_TOKEN, SEV1, Tocsin, am_alert, am_webhook, write_config
+from tests.test_ack_links import ACK, page_link
 
 pytestmark = pytest.mark.both_stores
 
@@ -445,3 +446,29 @@ async def test_a_refused_reload_names_the_problem_without_the_secrets_in_it(
     refused = [line for line in logs + more if line["event"] == "reload_refused"]
     assert len(refused) == 2
     assert "SECRET" not in repr(answer) + repr(again) + repr(refused)
+
+
+async def test_a_new_link_secret_retires_the_links_already_sent_and_says_so(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    # Rotating link_secret is how a leaked one is retired: pages already sent lose their acknowledge link (as do
+    # board sessions and calendar addresses), which the operator is told at the reload, not at the next click.
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    old_link = await page_link(t, http_sink)
+    config.write({"link_secret": "a-brand-new-link-secret-0123456789"})
+    with structlog.testing.capture_logs() as logs:
+        answer = await reload(t)
+    assert answer["changed"] == ["link_secret"]
+    [warning] = [line for line in logs if line["event"] == "link_secret_changed"]
+    assert warning["log_level"] == "warning"
+    assert "brand-new" not in repr(logs) + repr(answer)
+    response = await t.client.post(old_link, data={"name": "carol"})
+    assert response.status == 403
+    assert (await t.incident("INC-2026-0001"))["state"] == "triggered"
+    await t.tick(5 * 60)  # level 1's page is signed with the new secret, and its link acknowledges
+    [*_, page] = http_sink.received["/oncall-primary"]
+    match = ACK.search(page["message"])
+    assert match, page["message"]
+    response = await t.client.post(match.group(1), data={"name": "carol"})
+    assert response.status == 200
+    assert (await t.incident("INC-2026-0001"))["state"] == "acknowledged"
