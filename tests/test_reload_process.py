@@ -289,3 +289,33 @@ async def test_sighup_during_the_sigterm_drain_neither_kills_nor_reloads(tmp_pat
     finally:
         daemon.stop()
         await sink.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sighup_while_tocsin_starts_is_a_reload_once_it_serves(tmp_path: Path, workers: int) -> None:
+    # `systemctl start` then `systemctl reload` at once (a configuration tool's handler): the signal must not end
+    # tocsin (SIGHUP's default action, and systemd would not restart it: SIGHUP counts as a clean exit), nor be
+    # dropped: the file may have changed after tocsin read it.
+    sink = HttpSink()
+    await sink.start()
+    config = write_config(tmp_path, {**NOTIFY, "workers": workers}, sink=sink.address)
+    daemon = TocsinProcess(config, free_port())
+    daemon.start()
+    try:
+
+        async def configuration_read() -> bool:
+            return daemon.log.exists() and '"config_warning"' in daemon.log.read_text()
+
+        await until(configuration_read)
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGHUP)
+        await daemon.wait_ready()
+
+        async def reloaded() -> bool:
+            return daemon.log.read_text().count('"config_reloaded"') >= workers
+
+        await until(reloaded)
+        assert daemon.terminate() == 0
+    finally:
+        daemon.stop()
+        await sink.stop()
