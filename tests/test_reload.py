@@ -472,3 +472,27 @@ async def test_a_new_link_secret_retires_the_links_already_sent_and_says_so(
     response = await t.client.post(match.group(1), data={"name": "carol"})
     assert response.status == 200
     assert (await t.incident("INC-2026-0001"))["state"] == "acknowledged"
+
+
+async def test_an_incident_no_route_matched_is_routed_by_a_reload_that_adds_one(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    # 3 a.m.: a warning declares an incident that no route matches, so nobody is paged and the timeline says so.
+    # The operator adds the missing route and reloads: the incident, still triggered, must page now.
+    routes = [{"severities": ["SEV1", "SEV2"], "policy": "page-hard"}]
+    t = await make_tocsin({**NOTIFY, "routes": routes}, sink=http_sink.address)
+    response = await t.post_alertmanager(am_webhook(am_alert("QueueLag", "billing", severity="warning")))
+    assert response.status == 200
+    await t.tick()
+    [incident] = await t.incidents()
+    assert "no route matched: nobody is paged for this incident" in await timeline(t, incident["id"])
+    assert http_sink.count("team-chat") == 0
+    config.write({"routes": [*routes, {"policy": "page-soft"}]})
+    await reload(t)
+    await t.tick()
+    assert (await t.incident(incident["id"]))["policy"] == "page-soft"
+    assert http_sink.count("team-chat") == 1
+    config.write({"routes": [*routes, {"policy": "page-soft"}], "link_ttl": "12h"})
+    await reload(t)  # reloading again pages nobody twice
+    await t.tick(60)
+    assert http_sink.count("team-chat") == 1

@@ -5,6 +5,7 @@ configuration. Decided like any event, from the slice alone: the settings in ``c
 - an incident whose policy vanished is routed again, as at a severity change (triggered: a new episode whose
   ladder starts at level 0 of the policy it routes to; acknowledged or mitigated: only the policy changes,
   nobody is paged, as nobody would be at a severity change before a re-fire);
+- a triggered incident that no route matched, and that one matches now, starts that policy at level 0;
 - a paged person no longer configured has their remaining steps dropped, with a timeline entry; a person still
   configured has their next step recomputed from their new steps;
 - a heartbeat no longer configured loses its deadline, and its open missed alert resolves;
@@ -40,6 +41,11 @@ def follow(ctx: Ctx, incident: Incident) -> None:
     follow_people(ctx, incident)
     if _vanished(ctx, incident):
         reroute(ctx, incident)
+    elif _unrouted(ctx, incident):
+        # Nobody was paged because no route matched; the new configuration has one (the fix the operator made).
+        ctx.log(incident, Kind.NOTE, f"a route matches it now ({WHY})")
+        incident.episode += 1
+        escalation.start_ladder(ctx, incident)
     elif incident.state is State.TRIGGERED and incident.ladder is not None:
         retime(ctx, incident)
 
@@ -65,6 +71,15 @@ def _vanished(ctx: Ctx, incident: Incident) -> bool:
     policies = ctx.settings.policies
     named = {incident.policy, incident.ladder.policy if incident.ladder else None} - {None}
     return any(name not in policies for name in named)
+
+
+def _unrouted(ctx: Ctx, incident: Incident) -> bool:
+    return (
+        incident.state is State.TRIGGERED
+        and incident.policy is None
+        and incident.ladder is None
+        and escalation.route_policy(ctx, incident) is not None
+    )
 
 
 def stand_down(ctx: Ctx, name: str) -> None:
