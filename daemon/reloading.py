@@ -5,12 +5,14 @@ incidents are brought in line with it (a batch at a time), and the answer says w
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import signal
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -98,6 +100,27 @@ def changed_keys(old: Settings, new: Settings) -> list[str]:
     return [key for key in type(new).model_fields if getattr(old, key) != getattr(new, key)]
 
 
+def file_digests(settings: Settings) -> dict[str, str]:
+    """A digest of the files each setting names: a file edited at the same path leaves the settings equal, yet
+    the reload puts it in force, and the answer must say so."""
+    named: dict[str, list[Path]] = {
+        "channels": [Path(settings.channels)] if settings.channels else [],
+        "templates": sorted(Path(settings.templates).glob("*")) if settings.templates else [],
+        "tls": [Path(settings.tls.cert_file), Path(settings.tls.key_file)] if settings.tls.enabled else [],
+    }
+    digests = {}
+    for key, paths in named.items():
+        digest = hashlib.sha256()
+        for path in paths:
+            digest.update(str(path).encode() + b"\0")
+            try:
+                digest.update(path.read_bytes() if path.is_file() else b"")
+            except OSError:
+                digest.update(b"\0unreadable")
+        digests[key] = digest.hexdigest()
+    return digests
+
+
 class Reloader:
     """One per process. Reloads are serialised: a SIGHUP during a reload runs after it, on the newest files."""
 
@@ -109,6 +132,7 @@ class Reloader:
         self.ssl_context: ssl.SSLContext | None = None
         self.generations = Generations.of_worker(services.settings.workers)
         self._parent = os.getppid()  # with workers: the process that forwards SIGHUP to every worker
+        self._files = file_digests(services.settings)  # as read at start-up, moments ago
         # The highest generation this worker has reloaded for (0: the configuration the parent read).
         self.seen = 0
         self._lock = asyncio.Lock()
@@ -205,9 +229,11 @@ class Reloader:
         services = self.services
         old, previous_secret = services.settings, services.link_secret
         try:
-            new = await asyncio.to_thread(self._read)
+            new, files = await asyncio.to_thread(self._read)
             new, restart = keep_running(old, new)
-            changed = [key for key in changed_keys(old, new) if key not in restart]
+            edited = {key for key, digest in files.items() if digest != self._files.get(key)}
+            differs = {*changed_keys(old, new), *edited} - {*restart}
+            changed = [key for key in type(new).model_fields if key in differs]
             try:
                 services.reload(new)
             except (ChannelError, TemplateProblem) as exc:  # changed since they were checked
@@ -226,6 +252,7 @@ class Reloader:
                 message="the configuration was not reloaded: the running one stays in force",
             )
             raise
+        self._files = files  # in force, even if the open incidents cannot all follow yet
         for key in restart:
             log.warning(
                 "reload_needs_restart",
@@ -258,8 +285,9 @@ class Reloader:
         log.info("config_reloaded", config=self.path, changed=changed, open_incidents=incidents)
         return Outcome(changed, restart, incidents)
 
-    def _read(self) -> Settings:
-        """The file as ``tocsin check-config`` reads and checks it (in a thread: it reads files, Apprise's too)."""
+    def _read(self) -> tuple[Settings, dict[str, str]]:
+        """The file as ``tocsin check-config`` reads and checks it, and the digests of the files it names (in a
+        thread: it reads files, Apprise's too)."""
         if self.path is None:
             raise ReloadRefused(["tocsin was not started from a configuration file: there is nothing to reload"])
         try:
@@ -271,7 +299,7 @@ class Reloader:
             raise ReloadRefused(report.problems)
         for warning in report.warnings:
             log.warning("config_warning", message=warning)  # as at start-up
-        return settings
+        return settings, file_digests(settings)
 
     def _load_certificate(self, old: Settings, new: Settings) -> None:
         """New connections get the new certificate; those open keep theirs. The files were checked in a context

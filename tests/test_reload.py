@@ -496,3 +496,18 @@ async def test_an_incident_no_route_matched_is_routed_by_a_reload_that_adds_one(
     await reload(t)  # reloading again pages nobody twice
     await t.tick(60)
     assert http_sink.count("team-chat") == 1
+
+
+async def test_files_edited_in_place_are_named_in_changed(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config, tmp_path: Path
+) -> None:
+    # The Apprise file fixed at 3 a.m. (same path, so tocsin.yml is unchanged): the answer must not say that
+    # nothing changed, or the operator will think the reload missed it.
+    (tmp_path / "templates").mkdir()
+    t = await make_tocsin({**NOTIFY, "templates": str(tmp_path / "templates")}, sink=http_sink.address)
+    assert (await reload(t))["changed"] == []
+    apprise = tmp_path / "apprise.yml"
+    apprise.write_text(apprise.read_text() + f'  - "json://{http_sink.address}/night-desk":\n      - tag: ops\n')
+    (tmp_path / "templates" / "title.txt.j2").write_text("[{{ incident.severity }}] {{ incident.title }}\n")
+    assert (await reload(t))["changed"] == ["channels", "templates"]
+    assert (await reload(t))["changed"] == []
