@@ -5,6 +5,7 @@ incidents are brought in line with it (a batch at a time), and the answer says w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -35,6 +36,7 @@ RESTART_KEYS = ("listen", "store", "workers", "drain_timeout", "log_level", "log
 # How long ``POST /-/reload`` waits for every worker's report (each reads and checks the files itself).
 WORKERS_WITHIN = 30.0
 WATCH = 1.0  # seconds between a worker's looks at the reload generation
+FAILED = "the reload failed: see tocsin's log, then reload again"
 
 
 # A URL in a problem: Apprise quotes one it cannot parse whole (a bot token in its path, a password before
@@ -171,12 +173,8 @@ class Reloader:
     async def _signalled(self) -> None:
         if self._stopping:
             return  # signalled while stopping, or queued behind a reload when SIGTERM came
-        try:
+        with contextlib.suppress(ReloadRefused, ReloadIncomplete):  # logged, and reported to the workers
             await self.reload()
-        except (ReloadRefused, ReloadIncomplete):
-            pass  # logged, and reported to the worker that was asked, if any
-        except Exception:
-            log.exception("reload_failed")
 
     async def everywhere(self) -> dict[str, Any]:
         """``POST /-/reload``: this process's outcome, once every worker runs the new configuration. Raises
@@ -205,8 +203,7 @@ class Reloader:
     async def reload(self) -> Outcome:
         async with self._lock:
             generation = self.generations.current() if self.generations is not None else 0
-            # What the other workers see if this reload fails in some unforeseen way (logged where it is caught).
-            report: dict[str, Any] = {"incomplete": "the reload failed: see tocsin's log"}
+            report: dict[str, Any] = {}
             try:
                 outcome = await self._reload()
             except ReloadRefused as exc:
@@ -215,13 +212,21 @@ class Reloader:
             except ReloadIncomplete as exc:
                 report = {"incomplete": str(exc)}
                 raise
+            except Exception:
+                # Unforeseen (a bug): the metric's alert must fire, and the caller and the other workers hear of
+                # it as of a reload that may be in force for some parts and not others.
+                self.services.metrics.reload_successful.set(0)
+                log.exception("reload_failed", config=self.path)
+                report = {"incomplete": FAILED}
+                raise ReloadIncomplete(FAILED) from None
             else:
                 report = outcome.json()
                 return outcome
             finally:
                 if self.generations is not None:
-                    self.generations.report(generation, report)
                     self.seen = max(self.seen, generation)
+                    with contextlib.suppress(OSError):  # the parent and its folder gone: nobody waits for it
+                        self.generations.report(generation, report)
 
     # -- the reload itself ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import yaml
 
 from daemon.domain import AlertStatus, Source
 from daemon.engine import heartbeats
+from daemon.engine import reload as engine_reload
 from daemon.engine.events import AlertIn, AlertsReceived, StartedUp
 from daemon.engine.state import Needs, Slice
 from daemon.reloading import BATCH
@@ -511,3 +512,26 @@ async def test_files_edited_in_place_are_named_in_changed(
     (tmp_path / "templates" / "title.txt.j2").write_text("[{{ incident.severity }}] {{ incident.title }}\n")
     assert (await reload(t))["changed"] == ["channels", "templates"]
     assert (await reload(t))["changed"] == []
+
+
+async def test_a_reload_that_fails_unforeseen_says_so_in_the_answer_and_the_metric(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever breaks while the open incidents are brought in line (here a fault put in on purpose), the alert on
+    # tocsin_config_last_reload_successful must fire, and the caller gets a JSON 503 naming the log, not a 500.
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("fault injected by the test")
+
+    monkeypatch.setattr(engine_reload, "follow", broken)
+    config.write(page_hard(("0s", ["oncall-primary"]), ("2m", ["eng-manager"])))
+    with structlog.testing.capture_logs() as logs:
+        answer = await reload(t, status=503)
+    assert answer["error"]["code"] == "reload_incomplete"
+    assert t.registry.get_sample_value("tocsin_config_last_reload_successful") == 0
+    assert [line["log_level"] for line in logs if line["event"] == "reload_failed"] == ["error"]
+    monkeypatch.undo()
+    await reload(t)  # once fixed, a reload finishes the job
+    assert t.registry.get_sample_value("tocsin_config_last_reload_successful") == 1
