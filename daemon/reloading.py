@@ -139,7 +139,6 @@ class Reloader:
         self.seen = 0
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._watcher: asyncio.Task[None] | None = None
         self._stopping = False
 
     # -- what SIGHUP and the route call -----------------------------------------------------------------
@@ -153,19 +152,18 @@ class Reloader:
 
     def stop(self) -> None:
         """SIGTERM: no reload starts from now on (one under way finishes, within the drain)."""
-        self._stopping = True
-        if self._watcher is not None:
-            self._watcher.cancel()
+        self._stopping = True  # the watch ends at its next look; a reload it began finishes, as any other
 
     def watch(self) -> None:
         """With several workers, also look at the generation every WATCH seconds: a SIGHUP that reached this
         worker before it could handle it (while it started) is then a reload late, not a reload lost."""
         if self.generations is not None:
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+            task = asyncio.get_running_loop().create_task(self._watch())
+            self._tasks.add(task)
 
     async def _watch(self) -> None:
         assert self.generations is not None
-        while True:
+        while not self._stopping:
             await asyncio.sleep(WATCH)
             if self.generations.current() > self.seen and not self._lock.locked():
                 await self._signalled()
@@ -203,7 +201,7 @@ class Reloader:
     async def reload(self) -> Outcome:
         async with self._lock:
             generation = self.generations.current() if self.generations is not None else 0
-            report: dict[str, Any] = {}
+            report: dict[str, Any] = {"incomplete": FAILED}  # unless it ends as it should
             try:
                 outcome = await self._reload()
             except ReloadRefused as exc:
