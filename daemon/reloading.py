@@ -95,7 +95,15 @@ def keep_running(old: Settings, new: Settings) -> tuple[Settings, list[str]]:
         kept["tls"] = old.tls  # turning TLS on or off changes the listening socket
     if (old.channels is None) != (new.channels is None):
         kept["channels"] = old.channels  # the notifier runs only if channels were set at start-up
-    return new.model_copy(update=kept), sorted(kept)
+    named = []  # nested values sized at start-up: the rest of their section reloads
+    if old.notify.per_channel != new.notify.per_channel:
+        kept["notify"] = new.notify.model_copy(update={"per_channel": old.notify.per_channel})
+        named.append("notify.per_channel")
+    if old.metrics.max_services != new.metrics.max_services:
+        kept["metrics"] = new.metrics.model_copy(update={"max_services": old.metrics.max_services})
+        named.append("metrics.max_services")
+    whole = [key for key in kept if key not in ("notify", "metrics")]
+    return new.model_copy(update=kept), sorted(whole + named)
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:

@@ -535,3 +535,20 @@ async def test_a_reload_that_fails_unforeseen_says_so_in_the_answer_and_the_metr
     monkeypatch.undo()
     await reload(t)  # once fixed, a reload finishes the job
     assert t.registry.get_sample_value("tocsin_config_last_reload_successful") == 1
+
+
+async def test_settings_kept_until_a_restart_are_named_in_restart_needed(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    # notify.per_channel and metrics.max_services are sized at start-up: the answer must not call them changed.
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    config.write({"notify": {**NOTIFY["notify"], "per_channel": 2}, "metrics": {"max_services": 10}})
+    with structlog.testing.capture_logs() as logs:
+        answer = await reload(t)
+    assert (answer["changed"], answer["restart_needed"]) == ([], ["metrics.max_services", "notify.per_channel"])
+    warned = [line["key"] for line in logs if line["event"] == "reload_needs_restart"]
+    assert warned == ["metrics.max_services", "notify.per_channel"]
+    config.write({"notify": {**NOTIFY["notify"], "per_channel": 2, "timeout": "7s"}})
+    answer = await reload(t)
+    assert (answer["changed"], answer["restart_needed"]) == (["notify"], ["notify.per_channel"])
+    assert t.services.settings.notify.timeout.total_seconds() == 7
