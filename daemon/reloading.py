@@ -148,15 +148,22 @@ class Reloader:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._waiting = False  # a SIGHUP's reload waits for its turn
 
     # -- what SIGHUP and the route call -----------------------------------------------------------------
 
     def on_sighup(self) -> None:
-        if self._stopping:
-            return
+        if self._stopping or self._waiting:
+            return  # stopping; or a reload waits its turn, and it will read the newest files
+        self._waiting = True
         task = asyncio.get_running_loop().create_task(self._signalled())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            self._waiting = False  # it may have been cancelled before its turn came: the next SIGHUP reloads
 
     def stop(self) -> None:
         """SIGTERM: no reload starts from now on (one under way finishes, within the drain)."""
@@ -180,7 +187,7 @@ class Reloader:
         if self._stopping:
             return  # signalled while stopping, or queued behind a reload when SIGTERM came
         with contextlib.suppress(ReloadRefused, ReloadIncomplete):  # logged, and reported to the workers
-            await self.reload()
+            await self.reload(signalled=True)
 
     async def everywhere(self) -> dict[str, Any]:
         """``POST /-/reload``: this process's outcome, once every worker runs the new configuration. Raises
@@ -206,8 +213,10 @@ class Reloader:
         result: dict[str, Any] = mine["outcome"]
         return result
 
-    async def reload(self) -> Outcome:
+    async def reload(self, signalled: bool = False) -> Outcome:
         async with self._lock:
+            if signalled:
+                self._waiting = False  # from now on, a SIGHUP may find files newer than those read here
             generation = self.generations.current() if self.generations is not None else 0
             report: dict[str, Any] = {"incomplete": FAILED}  # unless it ends as it should
             try:

@@ -17,6 +17,7 @@ from daemon.engine import heartbeats
 from daemon.engine import reload as engine_reload
 from daemon.engine.events import AlertIn, AlertsReceived, StartedUp
 from daemon.engine.state import Needs, Slice
+from daemon.http.keys import RELOADER
 from daemon.reloading import BATCH
 from tests.conftest import MakeTocsin
 from tests.programs import until
@@ -552,3 +553,19 @@ async def test_settings_kept_until_a_restart_are_named_in_restart_needed(
     answer = await reload(t)
     assert (answer["changed"], answer["restart_needed"]) == (["notify"], ["notify.per_channel"])
     assert t.services.settings.notify.timeout.total_seconds() == 7
+
+
+async def test_a_burst_of_sighups_is_one_reload_not_one_each(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    # A configuration tool that sends SIGHUP for each file it changed: every reload brings every open incident in
+    # line, so the signals that arrive while one waits its turn are that one reload (it reads the newest files).
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    reloader = t.client.app[RELOADER]
+    config.write(page_hard(("0s", ["oncall-primary"]), ("2m", ["eng-manager"])))
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(5):
+            reloader.on_sighup()
+        await asyncio.gather(*reloader._tasks)
+    assert [line["changed"] for line in logs if line["event"] == "config_reloaded"] == [["policies"]]
+    assert t.services.settings.policies["page-hard"].levels[1].notify == ["eng-manager"]
