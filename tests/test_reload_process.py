@@ -4,9 +4,11 @@ a reload that meets its store down."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +19,7 @@ import aiohttp
 import pytest
 
 from daemon.clock import ManualClock
+from daemon.generations import shared_folder
 from tests.process import TocsinProcess, free_port
 from tests.redis_server import RedisServer
 from tests.sinks import HttpSink
@@ -319,3 +322,15 @@ async def test_sighup_while_tocsin_starts_is_a_reload_once_it_serves(tmp_path: P
     finally:
         daemon.stop()
         await sink.stop()
+
+
+def test_the_reload_folder_is_private_to_tocsin_and_removed_at_exit() -> None:
+    # Another local user who could write there could forge a worker's outcome, or hold up `/-/reload`.
+    with shared_folder() as generations:
+        folder = generations.folder
+        generations.bump()
+        generations.report(1, {"status": "reloaded"})
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+        assert folder.stat().st_uid == os.getuid()
+    assert not folder.exists()
