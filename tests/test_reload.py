@@ -569,3 +569,20 @@ async def test_a_burst_of_sighups_is_one_reload_not_one_each(
         await asyncio.gather(*reloader._tasks)
     assert [line["changed"] for line in logs if line["event"] == "config_reloaded"] == [["policies"]]
     assert t.services.settings.policies["page-hard"].levels[1].notify == ["eng-manager"]
+
+
+async def test_an_open_incident_at_a_level_the_new_policy_no_longer_has_goes_on_to_its_next_round(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    await t.send_fixture(SEV1)
+    await t.tick(60)  # level 0 paged; level 1 due at 5m
+    config.write(page_hard(("0s", ["oncall-primary"])))  # one level now; still 2 rounds, 10m apart
+    assert (await reload(t))["open_incidents"] == 1
+    assert "page-hard has fewer levels now (configuration reloaded): round 1 ends" in await timeline(t)
+    await t.tick(4 * 60)  # 5m: nothing (level 1 is gone)
+    assert (http_sink.count("oncall-primary"), http_sink.count("oncall-secondary")) == (1, 0)
+    await t.tick(5 * 60)  # 10m: round 2's level 0
+    assert http_sink.count("oncall-primary") == 2
+    await t.tick(60 * 60)  # two rounds in all: nothing more
+    assert http_sink.count("oncall-primary") == 2
