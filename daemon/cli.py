@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-from daemon import cli_incidents, cli_oncall, cli_silences
+from daemon import cli_incidents, cli_oncall, cli_silences, sighup
 from daemon.config.check import check
 from daemon.config.loader import ConfigError, load_settings
 
@@ -143,6 +143,8 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "run":
+        sighup.hold()  # `systemctl reload` right after `start` must not end tocsin while it starts
     args.url = getattr(args, "url", None) or os.environ.get("TOCSIN_URL") or "http://127.0.0.1:9097"
     if args.command not in ("run", "check-config"):
         # `tocsin incidents show X | head` should end quietly, as other command-line tools do.

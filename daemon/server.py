@@ -17,6 +17,7 @@ import orjson
 import structlog
 from aiohttp import web
 
+from daemon import sighup
 from daemon.config.settings import Settings
 from daemon.generations import Generations, shared_folder
 from daemon.http.app import build_app
@@ -91,6 +92,8 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
     reloader = app[RELOADER]
     reloader.ssl_context = ssl_context
     loop.add_signal_handler(signal.SIGHUP, reloader.on_sighup)
+    if sighup.take():
+        reloader.on_sighup()  # it came while tocsin started: the file may have changed since it was read
     reloader.watch()
     stop = asyncio.Event()
     received: list[signal.Signals] = []
@@ -98,6 +101,10 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
     def first_signal(sig: signal.Signals) -> None:
         received.append(sig)
         stop.set()
+        # Stopping: a reload now would only slow the drain, and SIGHUP's default action would cut it short.
+        loop.remove_signal_handler(signal.SIGHUP)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        reloader.stop()
         for s in STOP_SIGNALS:
             # From now on a plain handler: it runs even while the event loop is busy with the drain.
             loop.remove_signal_handler(s)
@@ -108,7 +115,6 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
     await stop.wait()
     deadline = loop.time() + drain
     _watchdog(drain)
-    loop.remove_signal_handler(signal.SIGHUP)
     log.info("stopping", reason=received[0].name, drain_timeout=drain)
     await shutdown(runner, app, deadline)
     log.info("stopped")
@@ -136,8 +142,7 @@ def run(settings: Settings, reuse_port: bool = False, config_path: str | None = 
     """Serve on a fresh event loop until drained, then end the process at once. Not ``asyncio.run``, nor a
     normal interpreter exit: both wait without bound for executor threads, and a send abandoned at the drain
     deadline may still block in one (Apprise runs its synchronous plugins in threads of its own)."""
-    # Until the event loop handles SIGHUP (a reload), one must not end the process (the default action would).
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    sighup.hold()  # until the event loop handles SIGHUP (`tocsin run` holds it from its start)
     loop = _new_loop()
     try:
         try:
@@ -182,11 +187,12 @@ def run_workers(settings: Settings, start: Callable[[], None]) -> int:
 
 def _run_workers(settings: Settings, start: Callable[[], None], generations: Generations) -> int:
     children: list[int] = []
-    # Until a worker's event loop handles SIGHUP, a reload must not end it (the default action would).
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # Until a worker's event loop handles SIGHUP, it is held (the workers inherit this), not fatal.
+    sighup.hold()
     for _ in range(settings.workers):
         pid = os.fork()
         if pid == 0:  # a worker
+            sighup.take()  # one the parent held is the parent's to forward, through the generation
             code = 0
             try:
                 start()
@@ -205,6 +211,8 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
                 os.kill(child, signum)
 
     def reload(signum: int, _frame: object) -> None:
+        if stopping:
+            return  # the workers drain: SIGHUP would end them at once, and there is nothing left to reload
         generations.bump()
         for child in children:
             with contextlib.suppress(ProcessLookupError):
@@ -213,6 +221,8 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGHUP, reload)
+    if sighup.take():
+        reload(signal.SIGHUP, None)  # it came while tocsin started: the workers may have read an older file
     failed = False
     alive = set(children)
     while alive:

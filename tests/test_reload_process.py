@@ -4,9 +4,11 @@ a reload that meets its store down."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +19,7 @@ import aiohttp
 import pytest
 
 from daemon.clock import ManualClock
+from daemon.generations import shared_folder
 from tests.process import TocsinProcess, free_port
 from tests.redis_server import RedisServer
 from tests.sinks import HttpSink
@@ -251,3 +254,83 @@ async def test_a_store_down_during_a_reload_is_said_and_a_reload_later_finishes_
         await t.client.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sighup_during_the_sigterm_drain_neither_kills_nor_reloads(tmp_path: Path, workers: int) -> None:
+    # `systemctl reload` racing `systemctl stop`: the drain must go on to its end (exit 0), not be cut short by
+    # SIGHUP's default action, and nothing is reloaded into a process that is stopping.
+    sink = HttpSink(delay=30.0)  # pages under way hold the drain to its bound
+    await sink.start()
+    overrides = {"workers": workers, "drain_timeout": "3s", "notify": {"retries": 0, "timeout": "30s"}}
+    config = write_config(tmp_path, overrides, sink=sink.address)
+    daemon = TocsinProcess(config, free_port())
+    daemon.start()
+    try:
+        await daemon.wait_ready()
+        async with aiohttp.ClientSession() as session:
+            await fire(session, daemon.url, am_alert("DiskFull", "db"))
+
+            async def paging() -> bool:
+                return sink.started > 0
+
+            await until(paging)
+            assert daemon.proc is not None
+            daemon.proc.send_signal(signal.SIGTERM)
+
+            async def draining() -> bool:
+                return '"stopping"' in daemon.log.read_text()
+
+            await until(draining)
+            write_config(tmp_path, {**overrides, "heartbeats": []}, sink=sink.address)
+            daemon.proc.send_signal(signal.SIGHUP)
+            code = await asyncio.to_thread(daemon.proc.wait, 15)
+        log = daemon.log.read_text()
+        assert code == 0, log[-3000:]
+        assert '"config_reloaded"' not in log
+        assert log.count('"stopped"') == workers
+    finally:
+        daemon.stop()
+        await sink.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sighup_while_tocsin_starts_is_a_reload_once_it_serves(tmp_path: Path, workers: int) -> None:
+    # `systemctl start` then `systemctl reload` at once (a configuration tool's handler): the signal must not end
+    # tocsin (SIGHUP's default action, and systemd would not restart it: SIGHUP counts as a clean exit), nor be
+    # dropped: the file may have changed after tocsin read it.
+    sink = HttpSink()
+    await sink.start()
+    config = write_config(tmp_path, {**NOTIFY, "workers": workers}, sink=sink.address)
+    daemon = TocsinProcess(config, free_port())
+    daemon.start()
+    try:
+
+        async def configuration_read() -> bool:
+            return daemon.log.exists() and '"config_warning"' in daemon.log.read_text()
+
+        await until(configuration_read)
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGHUP)
+        await daemon.wait_ready()
+
+        async def reloaded() -> bool:
+            return daemon.log.read_text().count('"config_reloaded"') >= workers
+
+        await until(reloaded)
+        assert daemon.terminate() == 0
+    finally:
+        daemon.stop()
+        await sink.stop()
+
+
+def test_the_reload_folder_is_private_to_tocsin_and_removed_at_exit() -> None:
+    # Another local user who could write there could forge a worker's outcome, or hold up `/-/reload`.
+    with shared_folder() as generations:
+        folder = generations.folder
+        generations.bump()
+        generations.report(1, {"status": "reloaded"})
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+        assert folder.stat().st_uid == os.getuid()
+    assert not folder.exists()

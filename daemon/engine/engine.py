@@ -358,6 +358,8 @@ class Engine:
         if incident is None:
             return
         match timer.kind:
+            case TimerKind.ESCALATE if reload.out_of_line(ctx, incident, timer):
+                reload.follow(ctx, incident)  # set under a configuration a reload has since replaced
             case TimerKind.ESCALATE:
                 escalation.escalation_due(ctx, incident, timer)
             case TimerKind.VERIFY:

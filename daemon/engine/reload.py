@@ -5,6 +5,7 @@ configuration. Decided like any event, from the slice alone: the settings in ``c
 - an incident whose policy vanished is routed again, as at a severity change (triggered: a new episode whose
   ladder starts at level 0 of the policy it routes to; acknowledged or mitigated: only the policy changes,
   nobody is paged, as nobody would be at a severity change before a re-fire);
+- a triggered incident that no route matched, and that one matches now, starts that policy at level 0;
 - a paged person no longer configured has their remaining steps dropped, with a timeline entry; a person still
   configured has their next step recomputed from their new steps;
 - a heartbeat no longer configured loses its deadline, and its open missed alert resolves;
@@ -32,17 +33,53 @@ def apply(ctx: Ctx, event: ConfigReloaded) -> None:
         incident = ctx.s.incidents.get(incident_id)
         if incident is None or not incident.state.is_open:
             continue  # resolved since it was listed
-        follow_people(ctx, incident)
-        if _vanished(ctx, incident):
-            reroute(ctx, incident)
-        elif incident.state is State.TRIGGERED and incident.ladder is not None:
-            retime(ctx, incident)
+        follow(ctx, incident)
+
+
+def follow(ctx: Ctx, incident: Incident) -> None:
+    """One open incident brought in line with the configuration in force."""
+    follow_people(ctx, incident)
+    if _vanished(ctx, incident):
+        reroute(ctx, incident)
+    elif _unrouted(ctx, incident):
+        # Nobody was paged because no route matched; the new configuration has one (the fix the operator made).
+        ctx.log(incident, Kind.NOTE, f"a route matches it now ({WHY})")
+        incident.episode += 1
+        escalation.start_ladder(ctx, incident)
+    elif incident.state is State.TRIGGERED and incident.ladder is not None:
+        retime(ctx, incident)
+
+
+def out_of_line(ctx: Ctx, incident: Incident, timer: Timer) -> bool:
+    """The incident's escalation timer fired (not stale), and its ladder names a policy or a level this
+    configuration no longer has. A reload's list can miss such an incident: another worker or replica not yet
+    reloaded declared it, or a decision under way at the swap did. It is brought in line now, where run_ladder
+    alone would end its ladder and page nobody ever again."""
+    ladder = incident.ladder
+    if (
+        incident.state is not State.TRIGGERED
+        or ladder is None
+        or (timer.data.get("episode"), timer.data.get("round"), timer.data.get("level"))
+        != (incident.episode, ladder.round, ladder.level)
+    ):
+        return False
+    policy = ctx.settings.policies.get(ladder.policy)
+    return policy is None or ladder.level >= len(policy.levels) or _vanished(ctx, incident)
 
 
 def _vanished(ctx: Ctx, incident: Incident) -> bool:
     policies = ctx.settings.policies
     named = {incident.policy, incident.ladder.policy if incident.ladder else None} - {None}
     return any(name not in policies for name in named)
+
+
+def _unrouted(ctx: Ctx, incident: Incident) -> bool:
+    return (
+        incident.state is State.TRIGGERED
+        and incident.policy is None
+        and incident.ladder is None
+        and escalation.route_policy(ctx, incident) is not None
+    )
 
 
 def stand_down(ctx: Ctx, name: str) -> None:
