@@ -25,7 +25,8 @@ def clock() -> ManualClock:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Tests marked both_stores run once on SQLite and once on Redis; the others on SQLite.
     if "store_kind" in metafunc.fixturenames:
-        both = metafunc.definition.get_closest_marker("both_stores") is not None
+        marked = metafunc.definition.get_closest_marker
+        both = marked("both_stores") is not None and marked("sqlite_only") is None
         metafunc.parametrize("store_kind", ["sqlite", "redis"] if both else ["sqlite"])
 
 
