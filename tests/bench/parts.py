@@ -163,9 +163,10 @@ class TocsinTarget(Target):
         config = write_config(self.dir, {"store": store}, sink=self.sink)
         if self.sink is None:
             # No channels, so nothing pages: no policies, no routes (each incident notes "nobody is paged"), no
-            # status-update reminders. The rest of deploy/tocsin.yml (severity rules, raises) stays.
+            # status-update reminders, no people (their contacts are channels) nor the schedules naming them. The
+            # rest of deploy/tocsin.yml (severity rules, raises) stays.
             data = yaml.safe_load(config.read_text())
-            data.update(channels=None, policies={}, routes=[], status_updates={})
+            data.update(channels=None, policies={}, routes=[], status_updates={}, people={}, schedules={})
             config.write_text(yaml.safe_dump(data, sort_keys=False))
         self.tocsin = Tocsin(config, self.dir / "tocsin.log")
         self.url = self.tocsin.url
