@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -188,6 +189,34 @@ async def test_alert_listing(store: Store, pipeline_for: Callable[[Store], Pipel
     rest = await store.list_alerts("firing", 10, firing.next_cursor)
     assert [a.fingerprint for a in rest.items] == ["a2", "a0"]
     assert [a.fingerprint for a in (await store.list_alerts("resolved", 10, None)).items] == ["a1"]
+
+
+async def test_a_changed_annotation_and_a_resolve_in_one_decision_are_both_read_back(
+    store: Store, pipeline_for: Callable[[Store], Pipeline]
+) -> None:
+    p = pipeline_for(store)
+    await p.submit(AlertsReceived((alert("a0"), alert("a1"), alert("a2"))))
+    changed = dataclasses.replace(alert("a0"), annotations={"summary": "now 9% errors"})
+    resolved = alert("a1", status="resolved", ends="2026-11-22T07:05:00+00:00")
+    await p.submit(AlertsReceived((changed, resolved)))
+    await p.submit(AlertsReceived((dataclasses.replace(changed, annotations={"summary": "now 12% errors"}),)))
+    firing = await store.list_alerts("firing", 10, None)
+    assert [(a.fingerprint, a.annotations["summary"]) for a in firing.items] == [
+        ("a2", "a2"),
+        ("a0", "now 12% errors"),
+    ]
+    assert [a.fingerprint for a in (await store.list_alerts("resolved", 10, None)).items] == ["a1"]
+    view = await store.get_incident("INC-2026-0001")
+    assert view is not None
+    assert view.incident.firing_alerts == 2
+    assert {a.fingerprint: (a.status, a.annotations["summary"]) for a in view.alerts} == {
+        "a0": (AlertStatus.FIRING, "now 12% errors"),
+        "a1": (AlertStatus.RESOLVED, "a1"),
+        "a2": (AlertStatus.FIRING, "a2"),
+    }
+    # The next decision on these alerts reads them as stored: a re-send of the last change is a duplicate.
+    again = await p.submit(AlertsReceived((dataclasses.replace(changed, annotations={"summary": "now 12% errors"}),)))
+    assert again.deduplicated == 1
 
 
 async def test_timers_are_claimed_with_a_lease(

@@ -10,6 +10,7 @@ from daemon.config.settings import Settings
 from daemon.domain import Alert, Incident, Kind
 from daemon.engine import silencing
 from daemon.engine.state import Decision, Said, Slice
+from rules.matchers import matches_all
 from rules.oncall import MaintenanceWindow
 from rules.severity import Severity
 
@@ -54,6 +55,9 @@ class Ctx:
     active: silencing.ActiveSilences | None = None
     # When each maintenance window in force now ends (searched minute by minute: once per decision).
     window_ends: dict[str, datetime] = field(default_factory=dict)
+    # The maintenance windows in force at ``now``: their time intervals are evaluated once per decision, not per
+    # alert (a storm asks for every alert of the batch).
+    windows_now: list[MaintenanceWindow] | None = None
 
     def key_of(self, labels: Mapping[str, str]) -> str:
         return correlation_key(self.settings.correlation.group_by, labels)
@@ -62,7 +66,12 @@ class Ctx:
         """The silences and maintenance windows holding alerts with these labels now (DESIGN §12)."""
         if self.active is None:
             self.active = silencing.ActiveSilences(self.s.silences, self.now)
-        return self.active.holding(labels) + silencing.windows_holding(self.settings.maintenance, labels, self.now)
+        if self.windows_now is None:
+            self.windows_now = [w for w in self.settings.maintenance if silencing.window_active(w, self.now)]
+        held = self.active.holding(labels) if self.active.any() else []
+        if self.windows_now:
+            held += [silencing.window_id(w) for w in self.windows_now if matches_all(w.matchers, labels)]
+        return held
 
     def anything_silenced(self) -> bool:
         """Whether some silence or maintenance window is in force now (whatever it matches)."""

@@ -58,7 +58,10 @@ def of_labels(settings: Settings, source: Source, labels: Mapping[str, str]) -> 
     if source is not Source.ALERTMANAGER or not settings.heartbeats:
         return None
     name = labels.get("alertname")
-    return next((b for b in settings.heartbeats if b.alertname is not None and b.alertname == name), None)
+    for beat in settings.heartbeats:  # a loop, not next(genexpr): asked three times per alert of every webhook
+        if beat.alertname is not None and beat.alertname == name:
+            return beat
+    return None
 
 
 def is_ping_alert(alert: Alert) -> bool:

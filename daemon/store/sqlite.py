@@ -114,6 +114,10 @@ class _Job:
     state: _State = _State.QUEUED
 
 
+# The indexed columns of alerts as a decision read them, by fingerprint: (status, correlation_key, incident_id,
+# ends_at).
+_Indexed = dict[str, tuple[Any, ...]]
+
 _WITHDRAWN = StoreUnavailable("withdrawn: its caller had given up")
 
 
@@ -319,31 +323,36 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
             raise StoreBusy(f"{len(self._queue)} writes already wait for the disk")
 
         def work(conn: sqlite3.Connection) -> Decision:
-            decision = decide(self._load(conn, needs))
-            self._store(conn, decision)
+            indexed: _Indexed = {}
+            decision = decide(self._load(conn, needs, indexed))
+            self._store(conn, decision, indexed)
             return decision
 
         return await self._write(work, functools.partial(report_commit, committed))
 
-    def _load(self, conn: sqlite3.Connection, needs: Needs) -> Any:
+    def _load(self, conn: sqlite3.Connection, needs: Needs, indexed: _Indexed | None = None) -> Any:
+        """The slice ``needs`` names; ``indexed`` learns the indexed columns of the alerts read by fingerprint."""
         steps = loading.plan(needs, _Ids(conn))
         try:
             query = next(steps)
             while True:
-                query = steps.send(self._answer(conn, query))
+                query = steps.send(self._answer(conn, query, {} if indexed is None else indexed))
         except StopIteration as done:
             return done.value
 
-    def _answer(self, conn: sqlite3.Connection, query: loading.Query) -> Any:
+    def _answer(self, conn: sqlite3.Connection, query: loading.Query, indexed: _Indexed) -> Any:
         match query:
             case loading.AlertsByFingerprint(fingerprints=fps):
-                return [
-                    codec.alert_from(codec.loads(row[0]))
-                    for chunk in _chunks(fps)
+                found = []
+                for chunk in _chunks(fps):
                     for row in conn.execute(
-                        f"SELECT data FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})", chunk
-                    )
-                ]
+                        "SELECT fingerprint, status, correlation_key, incident_id, ends_at, data FROM alerts "
+                        f"WHERE fingerprint IN ({_marks(len(chunk))})",
+                        chunk,
+                    ):
+                        indexed[row[0]] = row[1:5]
+                        found.append(codec.alert_from(codec.loads(row[5])))
+                return found
             case loading.IncidentsById(ids=ids):
                 return [
                     codec.incident_from(codec.loads(row[0]))
@@ -407,26 +416,9 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
                 ]
         raise TypeError(f"unknown query {query!r}")
 
-    def _store(self, conn: sqlite3.Connection, d: Decision) -> None:
+    def _store(self, conn: sqlite3.Connection, d: Decision, indexed: _Indexed | None = None) -> None:
         if d.alerts:
-            conn.executemany(
-                "INSERT INTO alerts (fingerprint, status, correlation_key, incident_id, ends_at, data) "
-                "VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (fingerprint) DO UPDATE SET status = excluded.status, "
-                "correlation_key = excluded.correlation_key, incident_id = excluded.incident_id, "
-                "ends_at = excluded.ends_at, data = excluded.data",
-                [
-                    (
-                        a.fingerprint,
-                        a.status.value,
-                        a.correlation_key,
-                        a.incident_id,
-                        _ts(a.ends_at) if a.ends_at else None,
-                        codec.dumps(a),
-                    )
-                    for a in d.alerts.values()
-                ],
-            )
+            self._store_alerts(conn, d.alerts.values(), indexed or {})
         if d.incidents:
             conn.executemany(
                 "INSERT INTO incidents (id, state, severity, service, correlation_key, resolved_at, data) "
@@ -469,6 +461,29 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
                 "INSERT OR IGNORE INTO outbox (key, incident_id, status, attempts, next_attempt_at, data) "
                 "VALUES (?, ?, 'pending', 0, ?, ?)",
                 [(n.key, n.incident_id, _ts(n.created_at), codec.dumps(n)) for n in d.notifications],
+            )
+
+    @staticmethod
+    def _store_alerts(conn: sqlite3.Connection, alerts: Iterable[Alert], indexed: _Indexed) -> None:
+        """An alert whose indexed columns are as this decision read them (an annotation changed, say) rewrites
+        its row only: the upsert names every indexed column, so SQLite would rewrite each of its index entries."""
+        rows, changed = [], []
+        for a in alerts:
+            columns = (a.status.value, a.correlation_key, a.incident_id, _ts(a.ends_at) if a.ends_at else None)
+            if indexed.get(a.fingerprint) == columns:
+                changed.append((codec.dumps(a), a.fingerprint))
+            else:
+                rows.append((a.fingerprint, *columns, codec.dumps(a)))
+        if changed:
+            conn.executemany("UPDATE alerts SET data = ? WHERE fingerprint = ?", changed)
+        if rows:
+            conn.executemany(
+                "INSERT INTO alerts (fingerprint, status, correlation_key, incident_id, ends_at, data) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (fingerprint) DO UPDATE SET status = excluded.status, "
+                "correlation_key = excluded.correlation_key, incident_id = excluded.incident_id, "
+                "ends_at = excluded.ends_at, data = excluded.data",
+                rows,
             )
 
     @staticmethod

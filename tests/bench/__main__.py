@@ -18,43 +18,88 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.bench import board, parts
 from tests.bench.loadgen import wrk_path
-from tests.bench.parts import Options, PageRun, StateResult, ThroughputRun
-from tests.bench.procs import ALERTMANAGER, REAPER, require
+from tests.bench.parts import Options, PageRun, StateResult, StormRun, ThroughputRun
+from tests.bench.procs import ALERTMANAGER, REAPER, cpu_probe_ms, require
 from tests.bench.report import median, ms, num, ratio, say, summarize, table
 from tests.support import ROOT
 
-PARTS = ("sqlite", "redis", "alertmanager", "page", "state", "board")
+TARGETS = ("sqlite", "redis", "alertmanager")
+# The throughput workloads: re-sent alerts (the dedup fast path), changed re-sends, and the storm of new alerts.
+WORKLOADS = ("resend", "changing", "storm")
+PARTS = (*TARGETS, *WORKLOADS, "page", "state", "board")
 FULL = {"duration": 10, "runs": 3, "warmup": 2, "pages": 100, "state_services": 10_000, "board_incidents": 10_000}
 QUICK = {"duration": 3, "runs": 1, "warmup": 1, "pages": 20, "state_services": 1_000, "board_incidents": 1_000}
+# Each workload's shape, unless -D/-S/-R/-B/-C say otherwise (then for every workload of the run).
+PRESETS: dict[str, dict[str, int]] = {
+    "resend": {"distinct": 2000, "services": 50, "resends": 10, "batch": 20, "connections": 32},
+    # Two passes cycled: each alert alternates between two annotations, so every re-send is a change.
+    "changing": {"distinct": 20_000, "services": 25, "resends": 2, "batch": 20, "connections": 32},
+    "storm": {"distinct": 20_000, "services": 25, "resends": 1, "batch": 20, "connections": 32},
+}
 
 
-def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Namespace]:
+@dataclass(frozen=True)
+class Selection:
+    targets: list[str]  # of TARGETS, in that order
+    workloads: list[str]  # of WORKLOADS
+    parts: list[str]  # every selected part, in PARTS order
+
+
+def select(only: list[str]) -> Selection:
+    """``--only`` names parts; targets alone run every workload on them, workloads alone run on every target."""
+    chosen = set(only or PARTS)
+    targets = [t for t in TARGETS if t in chosen] or list(TARGETS)
+    workloads = [w for w in WORKLOADS if w in chosen]
+    if not workloads and (not only or chosen & set(TARGETS)):
+        workloads = list(WORKLOADS)
+    if not workloads:
+        targets = []
+    picked = set(targets) | set(workloads) | (chosen - set(TARGETS) - set(WORKLOADS))
+    return Selection(targets, workloads, [x for x in PARTS if x in picked])
+
+
+def parse(argv: Sequence[str] | None) -> tuple[dict[str, Options], Selection, argparse.Namespace]:
     p = argparse.ArgumentParser(
         prog="python -m tests.bench",
         description="tocsin's ingest benchmark: throughput and latency on SQLite and Redis, side by side with "
-        "Alertmanager; declare -> page latency; memory and restart time with a large state.",
+        "Alertmanager, for re-sent alerts, changed re-sends and a storm of new alerts; declare -> page latency; "
+        "memory and restart time with a large state.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    w = p.add_argument_group("workload")
-    w.add_argument("-D", "--distinct", type=int, default=2000, help="distinct alerts")
-    w.add_argument("-S", "--services", type=int, default=50, help="services the alerts are spread over")
-    w.add_argument("-R", "--resends", type=int, default=10, help="passes over the alerts (re-sends, for dedup)")
-    w.add_argument("-B", "--batch", type=int, default=20, help="alerts per webhook (per /api/v2/alerts post)")
+    w = p.add_argument_group(
+        "workload (defaults per workload: "
+        + "; ".join(f"{name} " + " ".join(f"{k}={v:,}" for k, v in preset.items()) for name, preset in PRESETS.items())
+        + ")"
+    )
+    w.add_argument("-D", "--distinct", type=int, help="distinct alerts")
+    w.add_argument("-S", "--services", type=int, help="services the alerts are spread over")
+    w.add_argument("-R", "--resends", type=int, help="passes over the alerts (re-sends, for dedup)")
+    w.add_argument("-B", "--batch", type=int, help="alerts per webhook (per /api/v2/alerts post)")
+    w.add_argument(
+        "--storm",
+        action="store_true",
+        help="the storm preset only (= --only storm): D new alerts, each measured run made of fresh-store passes "
+        "repeated until it lasts -d seconds",
+    )
     w.add_argument(
         "--changing",
         action="store_true",
-        help="each pass changes an annotation, so every re-sent alert is a change to commit, not a duplicate",
+        help="the changing preset only (= --only changing): each pass changes an annotation, so every re-sent "
+        "alert is a change to commit, not a duplicate",
     )
-    w.add_argument("-C", "--connections", type=int, default=32, help="concurrent connections (wrk -c)")
+    w.add_argument("-C", "--connections", type=int, help="concurrent connections (wrk -c)")
     w.add_argument("-d", "--duration", type=int, help=f"seconds per measured run (default {FULL['duration']})")
     w.add_argument("--runs", type=int, help=f"runs per figure; figures are medians (default {FULL['runs']})")
     w.add_argument("--warmup", type=int, help=f"seconds of wrk before each measured run (default {FULL['warmup']})")
     w.add_argument("--rate", type=float, default=5000, help="alerts/s offered for the fixed-load latency")
     w.add_argument("--threads", type=int, default=2, help="wrk threads (wrk -t)")
+    w.add_argument("--max-passes", type=int, default=50, help="the storm: fresh-store passes per run, at most")
     g = p.add_argument_group("paging and state")
     g.add_argument("--pages", type=int, help=f"new SEV1 alerts paged per run (default {FULL['pages']})")
     g.add_argument("--page-interval", type=float, default=0.1, help="seconds between those alerts")
@@ -76,7 +121,8 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Name
         action="append",
         default=[],
         metavar="PART",
-        help=f"run only these parts (repeat or comma-separate): {', '.join(PARTS)}",
+        help=f"run only these parts (repeat or comma-separate): {', '.join(PARTS)}; targets alone run every "
+        "workload, workloads alone run on every target",
     )
     o.add_argument("--quick", action="store_true", help="a smoke run: 1 run of 3 s, a small state, 20 pages")
     o.add_argument("--workdir", type=Path, help="keep configs, logs and wrk output here (default: a temp dir)")
@@ -87,37 +133,40 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Name
         value = getattr(args, name)
         return int(preset[name] if value is None else value)
 
-    only = [x.strip() for item in args.only for x in item.split(",") if x.strip()] or list(PARTS)
+    only = [x.strip() for item in args.only for x in item.split(",") if x.strip()]
+    only += ["storm"] * args.storm + ["changing"] * args.changing
     unknown = sorted(set(only) - set(PARTS))
     if unknown:
         p.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
-    opts = Options(
-        distinct=args.distinct,
-        services=args.services,
-        resends=args.resends,
-        batch=args.batch,
-        changing=args.changing,
-        connections=args.connections,
-        duration=pick("duration"),
-        runs=pick("runs"),
-        rate=args.rate,
-        warmup=pick("warmup"),
-        threads=args.threads,
-        pages=pick("pages"),
-        page_interval=args.page_interval,
-        page_load=args.page_load,
-        state_services=pick("state_services"),
-        state_per_service=args.state_alerts,
-        board_incidents=pick("board_incidents"),
-    )
-    if opts.connections < opts.threads:
-        p.error("--connections must be at least --threads")
-    return opts, [x for x in PARTS if x in only], args
+    selection = select(only)
+    options: dict[str, Options] = {}
+    for name in WORKLOADS:
+        shape = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in PRESETS[name].items()}
+        options[name] = Options(
+            **shape,
+            changing=name == "changing",
+            duration=pick("duration"),
+            runs=pick("runs"),
+            rate=args.rate,
+            warmup=pick("warmup"),
+            threads=args.threads,
+            pages=pick("pages"),
+            page_interval=args.page_interval,
+            page_load=args.page_load,
+            state_services=pick("state_services"),
+            state_per_service=args.state_alerts,
+            board_incidents=pick("board_incidents"),
+            max_passes=args.max_passes,
+        )
+        if options[name].connections < options[name].threads:
+            p.error("--connections must be at least --threads")
+    return options, selection, args
 
 
-def preflight(selected: list[str]) -> None:
+def preflight(selection: Selection) -> None:
     """Say clearly what is missing before starting anything."""
-    if {"sqlite", "redis", "alertmanager"} & set(selected) and wrk_path() is None:
+    selected = selection.parts
+    if set(selection.workloads) - {"storm"} and wrk_path() is None:
         raise SystemExit("bench: wrk not found on PATH; install it (apt-get install wrk), or run --only page,state")
     if {"redis", "page", "state", "board"} & set(selected):
         require("redis-server", "install Debian's redis-server (apt-get install redis-server)")
@@ -134,7 +183,24 @@ def version(args: list[str]) -> str:
     return lines[0][:80] if lines else "?"
 
 
-def header(opts: Options, selected: list[str]) -> None:
+def describe_workload(name: str, opts: Options) -> str:
+    if name == "storm":
+        return (
+            f"storm: D={opts.distinct:,} new alerts over S={opts.services} services, B={opts.batch} alerts/webhook, "
+            f"C={opts.connections} connections; each run: fresh-store passes (each alert sent once) until it lasts "
+            f"{opts.duration} s (at most {opts.max_passes} passes); {opts.runs} run(s)"
+        )
+    changing = " (annotations change every pass)" if opts.changing else ""
+    return (
+        f"{name}: D={opts.distinct:,} distinct alerts over S={opts.services} services, R={opts.resends} passes"
+        f"{changing}, B={opts.batch} alerts/webhook, C={opts.connections} connections (wrk -t{opts.threads}), "
+        f"{opts.runs} run(s) of {opts.duration} s after {opts.warmup} s of warm-up; fixed load "
+        f"{opts.rate:,.0f} alerts/s"
+    )
+
+
+def header(options: dict[str, Options], selection: Selection) -> None:
+    selected = selection.parts
     models = [
         line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line
     ]
@@ -153,13 +219,8 @@ def header(opts: Options, selected: list[str]) -> None:
         f"tocsin bench: {', '.join(selected)}; tocsin {rev}; {os.cpu_count()} CPUs ({cpu}); "
         f"Python {platform.python_version()}"
     )
-    changing = " (annotations change every pass)" if opts.changing else ""
-    say(
-        f"  workload: D={opts.distinct:,} distinct alerts over S={opts.services} services, R={opts.resends} passes"
-        f"{changing}, B={opts.batch} alerts/webhook, C={opts.connections} connections (wrk -t{opts.threads}), "
-        f"{opts.runs} run(s) of {opts.duration} s after {opts.warmup} s of warm-up; fixed load "
-        f"{opts.rate:,.0f} alerts/s"
-    )
+    for name in selection.workloads:
+        say(f"  workload {describe_workload(name, options[name])}")
     tools = [
         version(["wrk", "--version"]) if wrk_path() else "wrk: missing",
         version(["redis-server", "--version"]) if shutil.which("redis-server") else "redis-server: missing",
@@ -173,7 +234,7 @@ def pct_core(cpu: float, seconds: float) -> float:
     return cpu / seconds * 100 if seconds else math.nan
 
 
-def throughput_table(results: dict[str, list[ThroughputRun]], opts: Options) -> None:
+def throughput_table(workload: str, results: dict[str, list[ThroughputRun]], opts: Options) -> None:
     names = list(results)
     rows: list[list[str]] = []
 
@@ -219,7 +280,106 @@ def throughput_table(results: dict[str, list[ThroughputRun]], opts: Options) -> 
         rows.append(
             ["CPU per alert, tocsin / Alertmanager", *(ratio(med(n, lambda r: r.cpu_per_1k), am_cpu) for n in names)]
         )
-    table(f"Throughput and latency (median of {opts.runs} run(s) of {opts.duration} s)", ["figure", *names], rows)
+    what = "re-sent alerts" if workload == "resend" else "changed re-sends"
+    table(
+        f"{workload}: throughput and latency, {what} (median of {opts.runs} run(s) of {opts.duration} s)",
+        ["figure", *names],
+        rows,
+    )
+
+
+def storm_table(results: dict[str, list[StormRun]], opts: Options) -> None:
+    names = list(results)
+    rows: list[list[str]] = []
+
+    def med(name: str, f: Callable[[StormRun], float]) -> float:
+        return median(f(r) for r in results[name])
+
+    def row(label: str, f: Callable[[StormRun], float], fmt: Callable[[float], str] = num) -> None:
+        rows.append([label, *(fmt(med(n, f)) for n in names)])
+
+    def cpu4(v: float) -> str:
+        return num(v, 4)
+
+    row(f"new alerts/s accepted (C={opts.connections})", lambda r: r.alerts_s)
+    row(f"ack latency p50 ms (C={opts.connections})", lambda r: r.latency("p50"), ms)
+    row(f"ack latency p99 ms (C={opts.connections})", lambda r: r.latency("p99"), ms)
+    rows.append(["non-2xx + errors (all runs)", *(num(sum(r.non2xx + r.errors for r in results[n])) for n in names)])
+    row("server CPU-s per 1,000 new alerts", lambda r: r.cpu_per_1k, cpu4)
+    if "redis" in names:
+        row(
+            "  of which redis-server",
+            lambda r: r.cpu_of("redis-server") / r.alerts * 1000 if r.alerts else math.nan,
+            cpu4,
+        )
+    row("fresh-store passes per run", lambda r: len(r.passes))
+    row("measured seconds per run", lambda r: r.elapsed, lambda v: num(v, 1))
+    row("client CPU, % of one core", lambda r: pct_core(r.client_cpu, r.elapsed))
+    row("other processes' CPU, % of one core", lambda r: pct_core(r.other_cpu, r.elapsed))
+    row("CPU probe ms (lower: faster machine)", lambda r: r.probe_ms)
+    if "alertmanager" in results:
+        am_rate = med("alertmanager", lambda r: r.alerts_s)
+        am_cpu = med("alertmanager", lambda r: r.cpu_per_1k)
+        rows.append(["alerts/s, tocsin / Alertmanager", *(ratio(med(n, lambda r: r.alerts_s), am_rate) for n in names)])
+        rows.append(
+            ["CPU per alert, tocsin / Alertmanager", *(ratio(med(n, lambda r: r.cpu_per_1k), am_cpu) for n in names)]
+        )
+    table(
+        f"storm: new alerts, every pass on a fresh store (median of {opts.runs} run(s) of at least {opts.duration} s)",
+        ["figure", *names],
+        rows,
+    )
+
+
+# The issue's targets: (workload, target, figure, bound). "rate" is alerts/s as a ratio to Alertmanager's (at least
+# the bound), "cpu" the CPU per alert as a ratio to Alertmanager's (at most the bound).
+TARGET_BOUNDS = [
+    ("storm", "sqlite", "rate", 0.5),
+    ("storm", "sqlite", "cpu", 2.0),
+    ("storm", "redis", "rate", 0.35),
+    ("changing", "sqlite", "rate", 0.6),
+    ("changing", "redis", "rate", 0.4),
+    ("resend", "redis", "rate", 1.0),
+    ("resend", "sqlite", "rate", 1.5),
+]
+
+
+def targets_table(
+    storms: dict[str, list[StormRun]], throughput: dict[str, dict[str, list[ThroughputRun]]], extra: list[list[str]]
+) -> None:
+    """Every figure the targets name, from this run, beside its bound (printed, not asserted)."""
+    rows: list[list[str]] = []
+    for workload, target, figure, bound in TARGET_BOUNDS:
+        runs: dict[str, list[StormRun]] | dict[str, list[ThroughputRun]] = (
+            storms if workload == "storm" else throughput.get(workload, {})
+        )
+        if target not in runs or "alertmanager" not in runs:
+            continue
+
+        def med(name: str, f: Callable[[Any], float], runs: Any = runs) -> float:
+            return median(f(r) for r in runs[name])
+
+        if figure == "rate":
+            mine, am = med(target, lambda r: r.alerts_s), med("alertmanager", lambda r: r.alerts_s)
+            label = f"{workload} {target}: alerts/s vs Alertmanager"
+            rows.append([label, ratio(mine, am), f">= {bound:.2f}x", num(mine), num(am)])
+        else:
+            mine, am = med(target, lambda r: r.cpu_per_1k), med("alertmanager", lambda r: r.cpu_per_1k)
+            label = f"{workload} {target}: CPU per alert vs Alertmanager (s per 1,000)"
+            rows.append([label, ratio(mine, am), f"<= {bound:.2f}x", num(mine, 4), num(am, 4)])
+    resend = throughput.get("resend", {})
+    if "redis" in resend and "alertmanager" in resend:
+        mine = median(r.cpu_per_1k for r in resend["redis"])
+        am = median(r.cpu_per_1k for r in resend["alertmanager"])
+        label = "resend redis: CPU per alert vs Alertmanager (s per 1,000, redis-server's included)"
+        rows.append([label, ratio(mine, am), "-", num(mine, 4), num(am, 4)])
+    rows += extra
+    if rows:
+        table(
+            "Targets (issue 14): each figure of this run beside its bound; medians of the runs",
+            ["figure", "measured", "target", "tocsin", "Alertmanager"],
+            rows,
+        )
 
 
 def page_table(results: dict[str, list[PageRun]], opts: Options) -> None:
@@ -273,40 +433,86 @@ def state_table(results: dict[str, StateResult]) -> None:
     )
 
 
-async def bench(opts: Options, selected: list[str], workdir: Path) -> None:
+def prepare_all(opts: Options, targets: list[str], workdir: Path) -> dict[str, parts.Prepared]:
+    """The bodies for each target, built once per kind (tocsin's webhooks serve SQLite and Redis alike)."""
+    kinds = {"alertmanager" if name == "alertmanager" else "tocsin" for name in targets}
+    built = {kind: parts.prepare(opts, kind, workdir) for kind in sorted(kinds)}
+    return {name: built["alertmanager" if name == "alertmanager" else "tocsin"] for name in targets}
+
+
+async def throughput_part(
+    workload: str, opts: Options, targets: list[str], workdir: Path, sink: parts.PageSink
+) -> dict[str, list[ThroughputRun]]:
+    """Re-sent or changed alerts under wrk. Targets take turns within each run (sqlite, redis, alertmanager, then
+    again), so that a machine whose speed drifts over minutes slows them alike and the ratios between them hold."""
+    results: dict[str, list[ThroughputRun]] = {}
+    prepared = prepare_all(opts, targets, workdir)
+    bodies = prepared[targets[0]].bodies
+    say(f"{workload}: {len(bodies):,} bodies of {bodies.alerts_per_request:.1f} alerts, cycled by wrk")
+    for n in range(1, opts.runs + 1):
+        for name in targets:
+            run_dir = workdir / f"{workload}-{name}-{n}"
+            run_dir.mkdir()
+            target: parts.Target = (
+                parts.AlertmanagerTarget(run_dir)
+                if name == "alertmanager"
+                else parts.TocsinTarget(name, run_dir, sink.address)
+            )
+            result = await parts.throughput_run(opts, target, prepared[name], run_dir)
+            parts.describe_run(n, result, opts.connections, opts.duration)
+            results.setdefault(name, []).append(result)
+    say()
+    return results
+
+
+async def storm_part(
+    opts: Options, targets: list[str], workdir: Path, sink: parts.PageSink
+) -> dict[str, list[StormRun]]:
+    """New alerts: each measured run is fresh-store passes until it lasts ``opts.duration`` seconds; the targets
+    take turns run by run as in the other workloads."""
+    results: dict[str, list[StormRun]] = {}
+    prepared = prepare_all(opts, targets, workdir)
+    bodies = prepared[targets[0]].bodies
+    say(f"storm: {len(bodies):,} bodies of {bodies.alerts_per_request:.1f} alerts, each sent once per pass")
+    for n in range(1, opts.runs + 1):
+        for name in targets:
+            run = StormRun(name, cpu_probe_ms(), [])
+            while run.elapsed < opts.duration and len(run.passes) < opts.max_passes:
+                pass_dir = workdir / f"storm-{name}-{n}-{len(run.passes) + 1}"
+                pass_dir.mkdir()
+                target: parts.Target = (
+                    parts.AlertmanagerTarget(pass_dir)
+                    if name == "alertmanager"
+                    else parts.TocsinTarget(name, pass_dir, sink.address)
+                )
+                run.passes.append(await parts.storm_pass(opts, target, prepared[name], pass_dir))
+            parts.describe_storm_run(n, run)
+            results.setdefault(name, []).append(run)
+    say()
+    return results
+
+
+async def bench(options: dict[str, Options], selection: Selection, workdir: Path) -> None:
     started = time.monotonic()
-    header(opts, selected)
+    header(options, selection)
+    selected = selection.parts
+    opts = options["resend"]  # paging, state and the board load the re-send workload's alerts
     sink = parts.PageSink()
     await sink.start()
     try:
-        tocsin_prep = parts.prepare(opts, "tocsin", workdir)
-        throughput: dict[str, list[ThroughputRun]] = {}
+        throughput: dict[str, dict[str, list[ThroughputRun]]] = {}
+        storms: dict[str, list[StormRun]] = {}
         pages: dict[str, list[PageRun]] = {}
         states: dict[str, StateResult] = {}
-        # Targets take turns within each run (sqlite, redis, alertmanager, then again), so that a machine whose
-        # speed drifts over minutes slows them alike and the ratios between them hold.
-        targets = [name for name in ("sqlite", "redis", "alertmanager") if name in selected]
-        prepared: dict[str, parts.Prepared] = {name: tocsin_prep for name in targets if name != "alertmanager"}
-        if "alertmanager" in targets:
-            prepared["alertmanager"] = parts.prepare(opts, "alertmanager", workdir)
-        if targets:
-            bodies = prepared[targets[0]].bodies
-            say(f"throughput: {len(bodies):,} bodies of {bodies.alerts_per_request:.1f} alerts, cycled by wrk")
-        for n in range(1, opts.runs + 1):
-            for name in targets:
-                run_dir = workdir / f"{name}-{n}"
-                run_dir.mkdir()
-                target: parts.Target = (
-                    parts.AlertmanagerTarget(run_dir)
-                    if name == "alertmanager"
-                    else parts.TocsinTarget(name, run_dir, sink.address)
+        for workload in selection.workloads:
+            if workload == "storm":
+                storms = await storm_part(options[workload], selection.targets, workdir, sink)
+            else:
+                throughput[workload] = await throughput_part(
+                    workload, options[workload], selection.targets, workdir, sink
                 )
-                result = await parts.throughput_run(opts, target, prepared[name], run_dir)
-                parts.describe_run(n, result, opts.connections, opts.duration)
-                throughput.setdefault(name, []).append(result)
-        if targets:
-            say()
         if "page" in selected:
+            tocsin_prep = parts.prepare(opts, "tocsin", workdir)
             for store in ("sqlite", "redis"):
                 for n in range(1, opts.runs + 1):
                     run_dir = workdir / f"page-{store}-{n}"
@@ -330,20 +536,23 @@ async def bench(opts: Options, selected: list[str], workdir: Path) -> None:
                 board.describe_board(await board.board_run(store, opts.board_incidents, open_, run_dir))
             say()
         say("=" * 100)
-        if throughput:
-            throughput_table(throughput, opts)
+        for workload, results in throughput.items():
+            throughput_table(workload, results, options[workload])
+        if storms:
+            storm_table(storms, options["storm"])
         if pages:
             page_table(pages, opts)
         if states:
             state_table(states)
+        targets_table(storms, throughput, [])
         say(f"bench took {time.monotonic() - started:.0f} s")
     finally:
         await sink.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    opts, selected, args = parse(argv)
-    preflight(selected)
+    options, selection, args = parse(argv)
+    preflight(selection)
     keep = args.workdir is not None
     if keep:
         workdir = args.workdir.resolve()
@@ -357,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await bench(opts, selected, workdir)
+        await bench(options, selection, workdir)
 
     # Ctrl-C stops the bench and everything it started, even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -57,6 +57,7 @@ class Options:
     state_services: int
     state_per_service: int
     board_incidents: int = 10_000
+    max_passes: int = 50  # the storm: fresh-store passes per measured run, at most
 
 
 @dataclass
@@ -162,9 +163,10 @@ class TocsinTarget(Target):
         config = write_config(self.dir, {"store": store}, sink=self.sink)
         if self.sink is None:
             # No channels, so nothing pages: no policies, no routes (each incident notes "nobody is paged"), no
-            # status-update reminders. The rest of deploy/tocsin.yml (severity rules, raises) stays.
+            # status-update reminders, no people (their contacts are channels) nor the schedules naming them. The
+            # rest of deploy/tocsin.yml (severity rules, raises) stays.
             data = yaml.safe_load(config.read_text())
-            data.update(channels=None, policies={}, routes=[], status_updates={})
+            data.update(channels=None, policies={}, routes=[], status_updates={}, people={}, schedules={})
             config.write_text(yaml.safe_dump(data, sort_keys=False))
         self.tocsin = Tocsin(config, self.dir / "tocsin.log")
         self.url = self.tocsin.url
@@ -591,3 +593,129 @@ def describe_state(r: StateResult) -> None:
     )
     for line in r.log[:8]:
         say(f"    log: {line}")
+
+
+# -- the storm: new alerts, each pass on a fresh store ------------------------------------------------------------
+
+
+@dataclass
+class StormPass:
+    ready_s: float
+    alerts: int
+    result: dict[str, Any]  # the burst client's JSON
+    client: Finished
+    cpu: dict[str, float]  # server CPU-seconds from the first request until the server went quiet again
+    other_cpu: float
+
+    @property
+    def elapsed(self) -> float:
+        return float(self.result["elapsed"])
+
+
+@dataclass
+class StormRun:
+    target: str
+    probe_ms: float
+    passes: list[StormPass]
+
+    @property
+    def alerts(self) -> int:
+        return sum(p.alerts for p in self.passes)
+
+    @property
+    def elapsed(self) -> float:
+        return sum(p.elapsed for p in self.passes)
+
+    @property
+    def alerts_s(self) -> float:
+        return self.alerts / self.elapsed if self.elapsed else float("nan")
+
+    @property
+    def server_cpu(self) -> float:
+        return sum(sum(p.cpu.values()) for p in self.passes)
+
+    @property
+    def cpu_per_1k(self) -> float:
+        return self.server_cpu / self.alerts * 1000 if self.alerts else float("nan")
+
+    def cpu_of(self, process: str) -> float:
+        return sum(p.cpu.get(process, 0.0) for p in self.passes)
+
+    @property
+    def non2xx(self) -> int:
+        return sum(int(p.result["non2xx"]) for p in self.passes)
+
+    @property
+    def errors(self) -> int:
+        return sum(sum(p.result["errors"].values()) for p in self.passes)
+
+    @property
+    def other_cpu(self) -> float:
+        return sum(p.other_cpu for p in self.passes)
+
+    @property
+    def client_cpu(self) -> float:
+        return sum(p.client.cpu for p in self.passes)
+
+    def latency(self, q: str) -> float:
+        """The median over the passes of each pass's ack latency percentile ``q``."""
+        values = sorted(float(p.result["latency_ms"][q]) for p in self.passes)
+        return values[len(values) // 2] if values else float("nan")
+
+
+async def _quiet(target: Target, settle: float = 0.1, most: float = 5.0) -> None:
+    """Wait until the server has used less than 5% of a core over ``settle`` seconds (work it deferred past its
+    answers, such as a Redis AOF rewrite or pages to send, counts in its CPU), ``most`` seconds at most."""
+    deadline = time.monotonic() + most
+    before = sum(target.cpu().values())
+    while time.monotonic() < deadline:
+        await asyncio.sleep(settle)
+        now = sum(target.cpu().values())
+        if now - before < 0.05 * settle:
+            return
+        before = now
+
+
+async def storm_pass(opts: Options, target: Target, prepared: Prepared, pass_dir: Path) -> StormPass:
+    """A fresh server on an empty store; each of the D alerts sent once, C connections at a time."""
+    ready = await target.start()
+    url = target.url + prepared.path
+    try:
+        await _quiet(target)
+        meter = Meter(target)
+        args = [
+            sys.executable,
+            "-m",
+            "tests.bench.burst",
+            "--url",
+            url,
+            "--bodies",
+            str(prepared.lines),
+            "--connections",
+            str(opts.connections),
+        ]
+        args += [arg for name, value in prepared.headers.items() for arg in ("--header", f"{name}: {value}")]
+        client = await run_measured(args, pass_dir / "burst.txt")
+        lines = [line for line in client.output.splitlines() if line.startswith("{")]
+        if client.returncode != 0 or not lines:
+            raise RuntimeError(f"the storm client exited {client.returncode}:\n{client.output[-2000:]}")
+        await _quiet(target)
+        cpu, other = meter.stop(client.cpu)
+        target.check_alive()
+        return StormPass(ready, sum(prepared.bodies.alerts), json.loads(lines[-1]), client, cpu, other)
+    finally:
+        target.stop()
+
+
+def describe_storm_run(n: int, r: StormRun) -> None:
+    cpu = " + ".join(f"{k} {r.cpu_of(k):.1f}" for k in r.passes[0].cpu) if r.passes else ""
+    say(
+        f"  {r.target} storm run {n}: CPU probe {r.probe_ms:.0f} ms; {len(r.passes)} fresh-store pass(es), "
+        f"{r.alerts:,} new alerts in {r.elapsed:.1f} s = {r.alerts_s:,.0f} alerts/s; non-2xx {r.non2xx}, "
+        f"errors {r.errors}; ack p50 {r.latency('p50'):.1f} p99 {r.latency('p99'):.1f} ms (median of passes)"
+    )
+    say(
+        f"    server CPU {r.server_cpu:.1f} s ({cpu}) = {r.cpu_per_1k:.4f} s per 1,000 new alerts; client CPU "
+        f"{r.client_cpu:.1f} s; other processes {r.other_cpu:.1f} s{busy_warning(r.other_cpu, r.elapsed)}; "
+        f"passes: " + ", ".join(f"{p.alerts / p.elapsed:,.0f}/s" for p in r.passes[:12])
+    )
