@@ -24,7 +24,7 @@ import structlog
 from redis import asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
 from daemon.domain import Alert, AlertStatus, Incident, Notification, TimelineEntry, Timer
@@ -48,6 +48,7 @@ from daemon.store.base import (
     StoreUnavailable,
     report_commit,
 )
+from daemon.store.overrides import StoredOverride
 from daemon.store.redis_keys import Keys
 from daemon.store.redis_overrides import RedisOverrides
 from daemon.store.redis_scripts import (
@@ -57,6 +58,7 @@ from daemon.store.redis_scripts import (
     FENCE,
     HOLD_NOTIFICATIONS,
     LOCK,
+    PREFETCH,
     PURGE_ALERT,
     PURGE_INCIDENT,
     RECORD_DELIVERY,
@@ -69,6 +71,7 @@ from daemon.store.redis_scripts import (
 )
 from daemon.store.redis_silences import RedisSilences
 from daemon.timefmt import iso
+from rules.silences import Silence
 
 T = TypeVar("T")
 log = structlog.get_logger("tocsin.store")
@@ -125,9 +128,23 @@ class _Read:
     alerts: dict[str, int] = field(default_factory=dict)
     # The incident each alert read belonged to (its place in firing:<incident> moves with it).
     was: dict[str, str | None] = field(default_factory=dict)
+    # What each alert read was, for COMMIT ("o" firing in no incident, "f" firing in an incident, "r" resolved).
+    old: dict[str, str] = field(default_factory=dict)
     incidents: dict[str, int] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
     webhooks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Prefetched:
+    """What PREFETCH read in one call, served to the plan's queries in place of their own round trips."""
+
+    alerts: dict[str, tuple[int, bytes] | None] = field(default_factory=dict)
+    keys: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    incidents: dict[str, tuple[int, bytes] | None] = field(default_factory=dict)
+    overrides: dict[str, list[bytes]] = field(default_factory=dict)
+    silences_at: datetime | None = None
+    silences: list[Silence] | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +202,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._stripes = [asyncio.Lock() for _ in range(STRIPES)]
         self._asking: list[tuple[list[str], asyncio.Future[dict[str, int]]]] = []
         self._reader: asyncio.Task[None] | None = None
+        self._prefetching = True
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -220,6 +238,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._lock = r.register_script(LOCK)
         self._unlock = r.register_script(UNLOCK)
         self._versions = r.register_script(VERSIONS)
+        self._prefetch_script = r.register_script(PREFETCH)
 
     async def close(self) -> None:
         # Decisions still under way end with the store (their callers were answered or are gone); one left
@@ -317,7 +336,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                 created = [i for i in decision.incidents if i not in read.incidents]
                 payload = self._payload(decision, read, created, token, locked)
                 try:
-                    result = await self._call(functools.partial(self._commit, args=[self.keys.base, payload]))
+                    result = await self._call(functools.partial(self._commit, args=[self.keys.base, *payload]))
                 except StoreUnavailable:
                     # The outcome is unknown (the reply was lost, or the script waits in a paused server): settle
                     # it in the background, so that it counts if it landed. The ids may be used: not given back.
@@ -388,13 +407,58 @@ class RedisStore(RedisOverrides, RedisSilences):
 
     async def _load(self, needs: Needs, ids: _Ids) -> tuple[Slice, _Read]:
         read = _Read()
+        cache = await self._prefetch(needs)
         steps = loading.plan(needs, ids)
         try:
             query = next(steps)
             while True:
-                query = steps.send(await self._answer(query, read))
+                query = steps.send(await self._answer(query, read, cache))
         except StopIteration as done:
             return done.value, read
+
+    async def _prefetch(self, needs: Needs) -> _Prefetched:
+        """Read in one script call what the plan will ask first: the alerts, the holders of their keys (with those
+        incidents), the incidents named, the overrides and the silences. The plan's queries are then answered from
+        it; what they ask beyond it is read as before. Nothing is taken as read (version-checked) until asked."""
+        fps = sorted(needs.fingerprints)
+        keys = sorted(needs.keys | {key for _, key in needs.firing})
+        ids = sorted(needs.incident_ids)
+        schedules = sorted(needs.overrides)
+        at = needs.silences_at if needs.silences else None
+        args: list[Any] = [self.keys.base, len(fps), *fps, len(keys), *keys, len(ids), *ids, len(schedules)]
+        args += [*schedules, "" if at is None else _ts(at)]
+        got = _Prefetched()
+        if not self._prefetching:
+            return got
+        try:
+            raw = await self._prefetch_script(args=args)
+        except ResponseError as exc:
+            # A Redis before 7 refuses the script's flags: read query by query, as before.
+            log.warning("redis_prefetch_unavailable", error=str(exc)[:200])
+            self._prefetching = False
+            return got
+        alerts, holders, incidents, overrides, silences = raw
+
+        def row(v: bytes | None, d: bytes | None) -> tuple[int, bytes] | None:
+            return None if d is None else (int(v or 0), d)
+
+        for i, fp in enumerate(fps):
+            got.alerts[fp] = row(alerts[2 * i], alerts[2 * i + 1])
+        for i, ck in enumerate(keys):
+            version, pointer, v, d = holders[4 * i : 4 * i + 4]
+            holder = pointer.decode() if pointer is not None else None
+            got.keys[ck] = (int(version or 0), holder)
+            if holder is not None:
+                got.incidents[holder] = row(v, d)
+        for i, iid in enumerate(ids):
+            got.incidents[iid] = row(incidents[2 * i], incidents[2 * i + 1])
+        got.overrides = dict(zip(schedules, overrides, strict=True))
+        if at is not None:
+            data, stored, indexed = silences
+            if stored == indexed:  # else the index is behind the hash: read as SilencesAt does, mending it
+                got.silences_at = at
+                got.silences = [silence_codec.decode(d) for d in data if d is not None]
+        return got
 
     async def _hashes(self, keys: list[str]) -> list[tuple[int, bytes] | None]:
         pipe = self.r.pipeline(transaction=False)
@@ -405,33 +469,56 @@ class RedisStore(RedisOverrides, RedisSilences):
             out.append(None if d is None else (int(v), d))
         return out
 
-    async def _alerts(self, fingerprints: Iterable[str], read: _Read) -> list[Alert]:
+    async def _alerts(self, fingerprints: Iterable[str], read: _Read, cache: _Prefetched | None = None) -> list[Alert]:
         fps = list(fingerprints)
+        rows: dict[str, tuple[int, bytes] | None] = {}
+        if cache is not None:
+            rows = {fp: cache.alerts[fp] for fp in fps if fp in cache.alerts}
+        rest = [fp for fp in fps if fp not in rows]
+        if rest:
+            rows.update(zip(rest, await self._hashes([self.keys.alert(f) for f in rest]), strict=True))
         found = []
-        for fp, row in zip(fps, await self._hashes([self.keys.alert(f) for f in fps]), strict=True):
+        for fp in fps:
+            row = rows[fp]
             read.alerts.setdefault(fp, row[0] if row else 0)
             if row is not None:
                 alert = codec.alert_from(codec.loads(row[1]))
                 read.was.setdefault(fp, alert.incident_id)
+                read.old.setdefault(fp, _old(alert))
                 found.append(alert)
         return found
 
-    async def _incidents(self, ids: Iterable[str], read: _Read) -> list[Incident]:
+    async def _incidents(self, ids: Iterable[str], read: _Read, cache: _Prefetched | None = None) -> list[Incident]:
         wanted = list(ids)
+        rows: dict[str, tuple[int, bytes] | None] = {}
+        if cache is not None:
+            rows = {iid: cache.incidents[iid] for iid in wanted if iid in cache.incidents}
+        rest = [iid for iid in wanted if iid not in rows]
+        if rest:
+            rows.update(zip(rest, await self._hashes([self.keys.incident(i) for i in rest]), strict=True))
         found = []
-        for iid, row in zip(wanted, await self._hashes([self.keys.incident(i) for i in wanted]), strict=True):
+        for iid in wanted:
+            row = rows[iid]
             if row is not None:
                 read.incidents.setdefault(iid, row[0])
                 found.append(codec.incident_from(codec.loads(row[1])))
         return found
 
-    async def _answer(self, query: loading.Query, read: _Read) -> Any:
+    async def _answer(self, query: loading.Query, read: _Read, cache: _Prefetched) -> Any:
         r, k = self.r, self.keys
         match query:
             case loading.AlertsByFingerprint(fingerprints=fps):
-                return await self._alerts(fps, read)
+                return await self._alerts(fps, read, cache)
             case loading.IncidentsById(ids=ids):
-                return await self._incidents(ids, read)
+                return await self._incidents(ids, read, cache)
+            case loading.IncidentOfKey(keys=cks) if all(ck in cache.keys for ck in cks):
+                known: dict[str, str] = {}
+                for ck in cks:
+                    version, pointer = cache.keys[ck]
+                    read.keys.setdefault(ck, version)
+                    if pointer is not None:
+                        known[ck] = pointer
+                return known
             case loading.IncidentOfKey(keys=cks):
                 pipe = r.pipeline(transaction=False)
                 for ck in cks:
@@ -481,9 +568,14 @@ class RedisStore(RedisOverrides, RedisSilences):
                 return seen
             case loading.OverridesOf(schedules=names):
                 # Not version-checked: who is on call is read as of the decision, like the clock.
+                if all(name in cache.overrides for name in names):
+                    found = [StoredOverride.from_json(orjson.loads(v)) for n in names for v in cache.overrides[n]]
+                    return sorted(found, key=lambda o: o.seq)
                 return await self.overrides_of(names)
             case loading.SilencesAt(at=at):
                 # Not version-checked either: a silence is in force as of the decision's ``now``.
+                if cache.silences is not None and cache.silences_at == at:
+                    return cache.silences
                 return await self.silences_ending_after(at)
             case loading.UnplacedFiring():
                 loose = sorted(fp.decode() for fp in await r.smembers(k.unplaced()))
@@ -494,65 +586,57 @@ class RedisStore(RedisOverrides, RedisSilences):
                 ]
         raise TypeError(f"unknown query {query!r}")
 
-    def _payload(self, d: Decision, read: _Read, created: list[str], token: str, locked: list[str]) -> bytes:
-        alerts = []
+    def _payload(self, d: Decision, read: _Read, created: list[str], token: str, locked: list[str]) -> list[Any]:
+        """The decision as COMMIT's flat arguments: counted sections of plain strings (see the script)."""
+        out: list[Any] = [token, SETTLE_MS, int(NOTIFICATION_KEY_TTL.total_seconds()), int(WEBHOOK_TTL.total_seconds())]
+
+        def section(rows: list[Any], width: int = 1) -> None:
+            out.append(len(rows) // width)
+            out.extend(rows)
+
+        section(locked)
+        # Every alert written was read (its absence too), so that what it was is known: one that was not is
+        # checked as absent.
+        checked = {fp: read.alerts.get(fp, 0) for fp in d.alerts}
+        section([x for pair in checked.items() for x in pair], 2)
+        section([x for pair in read.incidents.items() for x in pair], 2)
+        section([x for pair in read.keys.items() for x in pair], 2)
+        section([w for w in read.webhooks if w in d.webhooks])
+        # Incidents this decision creates must not exist: an id is never written over.
+        section(sorted(created))
+        dumps = codec.dumps
+        rows: list[Any] = []
         for a in d.alerts.values():
             a.version = read.alerts.get(a.fingerprint, 0) + 1
             firing = a.status is AlertStatus.FIRING
-            entry: dict[str, Any] = {
-                "fp": a.fingerprint,
-                "v": a.version,
-                "d": codec.dumps(a).decode(),
-                "ck": a.correlation_key,
-                "orphan": firing and a.incident_id is None,
-            }
-            was = read.was.get(a.fingerprint)
-            if was:
-                entry["was"] = was
-            if firing and a.incident_id:
-                entry["firing_in"] = a.incident_id
-            if a.status is AlertStatus.RESOLVED and a.ends_at is not None:
-                entry["ended"] = _ts(a.ends_at)
-            alerts.append(entry)
-        incidents = []
+            ended = _ts(a.ends_at) if a.status is AlertStatus.RESOLVED and a.ends_at is not None else ""
+            rows += (
+                a.fingerprint,
+                a.version,
+                dumps(a),
+                a.correlation_key,
+                "1" if firing and a.incident_id is None else "",
+                read.was.get(a.fingerprint) or "",
+                a.incident_id if firing and a.incident_id else "",
+                ended,
+                read.old.get(a.fingerprint, ""),
+            )
+        section(rows, 9)
+        rows = []
         for i in d.incidents.values():
             i.version = read.incidents.get(i.id, 0) + 1
-            entry = {"id": i.id, "v": i.version, "d": codec.dumps(i).decode(), "ck": i.correlation_key}
-            if not i.state.is_open and i.resolved_at is not None:
-                entry["resolved"] = _ts(i.resolved_at)
-            incidents.append(entry)
-        payload = {
-            "token": token,
-            "locks": locked,
-            "checks": {
-                "alerts": {fp: v for fp, v in read.alerts.items() if fp in d.alerts},
-                "incidents": read.incidents,
-                "keys": read.keys,
-                "webhooks": [w for w in read.webhooks if w in d.webhooks],
-                # Incidents this decision creates must not exist: an id is never written over.
-                "new_incidents": sorted(created),
-            },
-            "alerts": alerts,
-            "incidents": incidents,
-            "pointers": d.pointers,
-            "members": sorted(d.memberships),
-            "timeline": [[e.incident_id, codec.dumps(_entry(e)).decode()] for e in d.timeline],
-            "timers_set": [
-                {"key": t.key, "due": _ts(t.due_at), "d": codec.dumps(t).decode(), "iid": t.incident_id}
-                for t in d.timers_set.values()
-            ],
-            "timers_cancelled": [[key, key.split("/", 1)[0]] for key in sorted(d.timers_cancelled)],
-            "notifications": [
-                {"key": n.key, "d": codec.dumps(n).decode(), "at": _ts(n.created_at), "iid": n.incident_id}
-                for n in d.notifications
-            ],
-            "webhooks": sorted(d.webhooks),
-            "silences": [[x.id, silence_codec.encode(x).decode(), _ts(x.ends_at)] for x in d.silences],
-            "nkey_ttl": int(NOTIFICATION_KEY_TTL.total_seconds()),
-            "webhook_ttl": int(WEBHOOK_TTL.total_seconds()),
-            "settle_ms": SETTLE_MS,
-        }
-        return orjson.dumps(payload)
+            resolved = _ts(i.resolved_at) if not i.state.is_open and i.resolved_at is not None else ""
+            rows += (i.id, i.version, dumps(i), resolved)
+        section(rows, 4)
+        section([x for pair in d.pointers.items() for x in pair], 2)
+        section([x for pair in sorted(d.memberships) for x in pair], 2)
+        section([x for e in d.timeline for x in (e.incident_id, dumps(_entry(e)))], 2)
+        section([x for key in sorted(d.timers_cancelled) for x in (key, key.split("/", 1)[0])], 2)
+        section([x for t in d.timers_set.values() for x in (t.key, _ts(t.due_at), dumps(t), t.incident_id)], 4)
+        section([x for n in d.notifications for x in (n.key, dumps(n), _ts(n.created_at), n.incident_id)], 4)
+        section(sorted(d.webhooks))
+        section([x for s in d.silences for x in (s.id, silence_codec.encode(s), _ts(s.ends_at))], 3)
+        return out
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -764,6 +848,12 @@ class RedisStore(RedisOverrides, RedisSilences):
             return counts
 
         return await self._call(work)
+
+
+def _old(a: Alert) -> str:
+    if a.status is AlertStatus.RESOLVED:
+        return "r"
+    return "f" if a.incident_id else "o"
 
 
 def _entry(e: TimelineEntry) -> dict[str, str]:
