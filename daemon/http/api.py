@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
+from daemon import heap
 from daemon.domain import Alert, AlertStatus, State
 from daemon.engine import silencing
 from daemon.engine.events import Action, AddNote, Declare, Patch, PostStatusUpdate, Transition
@@ -13,12 +16,13 @@ from daemon.http.body import parse_json_body, query_int
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
 from daemon.http.models import DeclareBody, NoteBody, PatchBody, StatusUpdateBody, TransitionBody
-from daemon.http.serialize import SilencedBy, alert_json, incident_json, incident_summary
+from daemon.http.serialize import SilencedBy, alert_json, incident_body, incident_json, incident_summary
 from daemon.ingest.errors import IngestError
 from daemon.store.base import IncidentFilter
 from rules.severity import Severity
 
 API_BODY_LIMIT = 1024 * 1024
+BIG_INCIDENT = 1000  # alerts in an incident above which its JSON is made off the event loop
 
 
 async def silenced_now(request: web.Request) -> SilencedBy:
@@ -46,11 +50,23 @@ def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
 
 
 async def _incident_response(request: web.Request, incident_id: str, status: int = 200) -> web.Response:
+    # The incident may hold tens of thousands of alerts: they are gone (the answer's frame with them) when the
+    # collector runs again.
+    with heap.quiet():
+        return await _incident_answer(request, incident_id, status)
+
+
+async def _incident_answer(request: web.Request, incident_id: str, status: int) -> web.Response:
     view = await request.app[SERVICES].store.get_incident(incident_id)
     if view is None:
         raise NotFound(incident_id)
     headers = {"Location": f"/api/v1/incidents/{incident_id}"} if status == 201 else None
-    return json_response(incident_json(view, await silenced_now(request)), status, headers)
+    silenced_by = await silenced_now(request)
+    if len(view.alerts) <= BIG_INCIDENT:
+        return json_response(incident_json(view, silenced_by), status, headers)
+    # Tens of thousands of alerts take a second to serialise: in a thread, so that the event loop goes on.
+    body = await asyncio.to_thread(incident_body, view, silenced_by)
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
 @api_token

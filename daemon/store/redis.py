@@ -64,6 +64,7 @@ from daemon.store.redis_scripts import (
     RECORD_DELIVERY,
     RELEASE_NOTIFICATIONS,
     RELEASE_TIMERS,
+    ROWS,
     SET_ASIDE,
     START_NOTIFICATION,
     UNLOCK,
@@ -80,6 +81,9 @@ SETTLE_MS = 3_600_000
 LOCK_AFTER = 3  # conflicts on one incident before a decision locks it
 LOCK_FOR = timedelta(seconds=5)
 BIG_SLICE = 500  # alerts in a slice above which the engine runs in a thread
+# Rows read per command when many are wanted (an incident of 50,000 alerts): each reply is parsed, and decoded in a
+# thread, while the event loop goes on between them.
+CHUNK = 1000
 NOTIFICATION_KEY_TTL = timedelta(days=7)
 WEBHOOK_TTL = timedelta(days=7)
 SCAN = 200
@@ -239,6 +243,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._unlock = r.register_script(UNLOCK)
         self._versions = r.register_script(VERSIONS)
         self._prefetch_script = r.register_script(PREFETCH)
+        self._rows_script = r.register_script(ROWS)
 
     async def close(self) -> None:
         # Decisions still under way end with the store (their callers were answered or are gone); one left
@@ -469,6 +474,21 @@ class RedisStore(RedisOverrides, RedisSilences):
             out.append(None if d is None else (int(v), d))
         return out
 
+    async def _rows(self, kind: str, ids: list[str]) -> list[tuple[int, bytes] | None]:
+        """The v, d of each ``kind`` (alert or incident) row, None where absent; read in chunks of CHUNK."""
+        if not self._prefetching:  # a Redis before 7 (see _prefetch): one HMGET each
+            return await self._hashes([self.keys(kind, i) for i in ids])
+        out: list[tuple[int, bytes] | None] = []
+        for start in range(0, len(ids), CHUNK):
+            try:
+                flat = await self._rows_script(args=[self.keys.base, kind, *ids[start : start + CHUNK]])
+            except ResponseError as exc:
+                log.warning("redis_prefetch_unavailable", error=str(exc)[:200])
+                self._prefetching = False
+                return await self._hashes([self.keys(kind, i) for i in ids])
+            out += [None if d is None else (int(v), d) for v, d in zip(flat[::2], flat[1::2], strict=True)]
+        return out
+
     async def _alerts(self, fingerprints: Iterable[str], read: _Read, cache: _Prefetched | None = None) -> list[Alert]:
         fps = list(fingerprints)
         rows: dict[str, tuple[int, bytes] | None] = {}
@@ -476,17 +496,23 @@ class RedisStore(RedisOverrides, RedisSilences):
             rows = {fp: cache.alerts[fp] for fp in fps if fp in cache.alerts}
         rest = [fp for fp in fps if fp not in rows]
         if rest:
-            rows.update(zip(rest, await self._hashes([self.keys.alert(f) for f in rest]), strict=True))
-        found = []
-        for fp in fps:
-            row = rows[fp]
-            read.alerts.setdefault(fp, row[0] if row else 0)
-            if row is not None:
-                alert = codec.alert_from(codec.loads(row[1]))
-                read.was.setdefault(fp, alert.incident_id)
-                read.old.setdefault(fp, _old(alert))
-                found.append(alert)
-        return found
+            rows.update(zip(rest, await self._rows("alert", rest), strict=True))
+
+        def finish() -> list[Alert]:
+            found = []
+            for fp in fps:
+                row = rows[fp]
+                read.alerts.setdefault(fp, row[0] if row else 0)
+                if row is not None:
+                    alert = codec.alert_from(codec.loads(row[1]))
+                    read.was.setdefault(fp, alert.incident_id)
+                    read.old.setdefault(fp, _old(alert))
+                    found.append(alert)
+            return found
+
+        # Many (an incident's members) are decoded in a thread: the event loop keeps answering meanwhile (``read``
+        # is this decision's own).
+        return await asyncio.to_thread(finish) if len(fps) > CHUNK else finish()
 
     async def _incidents(self, ids: Iterable[str], read: _Read, cache: _Prefetched | None = None) -> list[Incident]:
         wanted = list(ids)
@@ -495,7 +521,7 @@ class RedisStore(RedisOverrides, RedisSilences):
             rows = {iid: cache.incidents[iid] for iid in wanted if iid in cache.incidents}
         rest = [iid for iid in wanted if iid not in rows]
         if rest:
-            rows.update(zip(rest, await self._hashes([self.keys.incident(i) for i in rest]), strict=True))
+            rows.update(zip(rest, await self._rows("incident", rest), strict=True))
         found = []
         for iid in wanted:
             row = rows[iid]
@@ -543,15 +569,11 @@ class RedisStore(RedisOverrides, RedisSilences):
                 pipe = r.pipeline(transaction=False)
                 for iid in ids:
                     pipe.smembers(k.firing(iid))
-                pairs = [
-                    (iid, fp.decode()) for iid, members in zip(ids, await pipe.execute(), strict=True) for fp in members
-                ]
-                by_fp = {a.fingerprint: a for a in await self._alerts({fp for _, fp in pairs}, read)}
-                return [
-                    (iid, by_fp[fp])
-                    for iid, fp in sorted(pairs)
-                    if fp in by_fp and by_fp[fp].status is AlertStatus.FIRING and by_fp[fp].incident_id == iid
-                ]
+                sets = await pipe.execute()
+                big = sum(len(m) for m in sets) > CHUNK
+                pairs = await _off_loop_if(big, _pairs, ids, sets)
+                alerts = await self._alerts(sorted({fp for _, fp in pairs}), read)
+                return await _off_loop_if(big, _firing_members, pairs, alerts)
             case loading.TimersOf(incident_ids=ids):
                 pipe = r.pipeline(transaction=False)
                 for iid in ids:
@@ -650,9 +672,11 @@ class RedisStore(RedisOverrides, RedisSilences):
             data, members, entries = await pipe.execute()
             if data is None:
                 return None
-            alerts = await self._alerts(sorted(m.decode() for m in members), _Read())
+            big = len(members) > CHUNK
+            fps = await _off_loop_if(big, lambda: sorted(m.decode() for m in members))
+            alerts = await self._alerts(fps, _Read())
             order = await self._alert_order([a.fingerprint for a in alerts])
-            alerts.sort(key=lambda a: order.get(a.fingerprint, 0))
+            await _off_loop_if(big, lambda: alerts.sort(key=lambda a: order.get(a.fingerprint, 0)))
             timeline = [codec.timeline_from({"incident_id": incident_id, **codec.loads(e)}) for e in entries]
             return IncidentView(codec.incident_from(codec.loads(data)), alerts, timeline)
 
@@ -691,8 +715,12 @@ class RedisStore(RedisOverrides, RedisSilences):
     async def _alert_order(self, fingerprints: list[str]) -> dict[str, float]:
         if not fingerprints:
             return {}
-        scores = await self.r.zmscore(self.keys.alerts, fingerprints)
-        return {fp: s or 0 for fp, s in zip(fingerprints, scores, strict=True)}
+        order: dict[str, float] = {}
+        for start in range(0, len(fingerprints), CHUNK):
+            chunk = fingerprints[start : start + CHUNK]
+            scores = await self.r.zmscore(self.keys.alerts, chunk)
+            order.update((fp, s or 0) for fp, s in zip(chunk, scores, strict=True))
+        return order
 
     async def _scan(
         self,
@@ -848,6 +876,25 @@ class RedisStore(RedisOverrides, RedisSilences):
             return counts
 
         return await self._call(work)
+
+
+async def _off_loop_if(big: bool, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in a thread when it is big (tens of thousands of members), so that the event loop goes on."""
+    return await asyncio.to_thread(work, *args) if big else work(*args)
+
+
+def _pairs(ids: tuple[str, ...], sets: list[set[bytes]]) -> list[tuple[str, str]]:
+    return [(iid, fp.decode()) for iid, members in zip(ids, sets, strict=True) for fp in members]
+
+
+def _firing_members(pairs: list[tuple[str, str]], found: list[Alert]) -> list[tuple[str, Alert]]:
+    """Of the (incident, fingerprint) pairs, those whose alert still fires in that incident, in order."""
+    by_fp = {a.fingerprint: a for a in found}
+    return [
+        (iid, by_fp[fp])
+        for iid, fp in sorted(pairs)
+        if fp in by_fp and by_fp[fp].status is AlertStatus.FIRING and by_fp[fp].incident_id == iid
+    ]
 
 
 def _old(a: Alert) -> str:

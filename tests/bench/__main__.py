@@ -20,16 +20,17 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tests.bench import board, parts
+from tests.bench import board, large, parts
 from tests.bench.loadgen import wrk_path
 from tests.bench.parts import Options, PageRun, StateResult, ThroughputRun
 from tests.bench.procs import ALERTMANAGER, REAPER, require
 from tests.bench.report import median, ms, num, ratio, say, summarize, table
 from tests.support import ROOT
 
-PARTS = ("sqlite", "redis", "alertmanager", "page", "state", "board")
+PARTS = ("sqlite", "redis", "alertmanager", "page", "state", "board", "large")
 FULL = {"duration": 10, "runs": 3, "warmup": 2, "pages": 100, "state_services": 10_000, "board_incidents": 10_000}
 QUICK = {"duration": 3, "runs": 1, "warmup": 1, "pages": 20, "state_services": 1_000, "board_incidents": 1_000}
+LARGE = {"full": 50_000, "quick": 5_000}  # firing alerts of the large part's incident
 
 
 def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Namespace]:
@@ -69,6 +70,9 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Name
         "--board-incidents",
         type=int,
         help=f"incidents in the store for the board's list figure (default {FULL['board_incidents']:,})",
+    )
+    g.add_argument(
+        "--large-alerts", type=int, help=f"firing alerts of the large part's incident (default {LARGE['full']:,})"
     )
     o = p.add_argument_group("what to run")
     o.add_argument(
@@ -110,6 +114,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, list[str], argparse.Name
         state_per_service=args.state_alerts,
         board_incidents=pick("board_incidents"),
     )
+    args.large_alerts = args.large_alerts or LARGE["quick" if args.quick else "full"]
     if opts.connections < opts.threads:
         p.error("--connections must be at least --threads")
     return opts, [x for x in PARTS if x in only], args
@@ -119,7 +124,7 @@ def preflight(selected: list[str]) -> None:
     """Say clearly what is missing before starting anything."""
     if {"sqlite", "redis", "alertmanager"} & set(selected) and wrk_path() is None:
         raise SystemExit("bench: wrk not found on PATH; install it (apt-get install wrk), or run --only page,state")
-    if {"redis", "page", "state", "board"} & set(selected):
+    if {"redis", "page", "state", "board", "large"} & set(selected):
         require("redis-server", "install Debian's redis-server (apt-get install redis-server)")
     if "alertmanager" in selected:
         require(ALERTMANAGER, "install Debian's prometheus-alertmanager (apt-get install prometheus-alertmanager)")
@@ -273,7 +278,7 @@ def state_table(results: dict[str, StateResult]) -> None:
     )
 
 
-async def bench(opts: Options, selected: list[str], workdir: Path) -> None:
+async def bench(opts: Options, selected: list[str], workdir: Path, large_alerts: int = LARGE["full"]) -> None:
     started = time.monotonic()
     header(opts, selected)
     sink = parts.PageSink()
@@ -329,6 +334,12 @@ async def bench(opts: Options, selected: list[str], workdir: Path) -> None:
                 open_ = min(100, opts.board_incidents)
                 board.describe_board(await board.board_run(store, opts.board_incidents, open_, run_dir))
             say()
+        if "large" in selected:
+            for store in ("sqlite", "redis"):
+                run_dir = workdir / f"large-{store}"
+                run_dir.mkdir()
+                large.describe_large(await large.large_run(store, large_alerts, run_dir))
+            say()
         say("=" * 100)
         if throughput:
             throughput_table(throughput, opts)
@@ -357,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await bench(opts, selected, workdir)
+        await bench(opts, selected, workdir, args.large_alerts)
 
     # Ctrl-C stops the bench and everything it started, even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)

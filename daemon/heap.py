@@ -1,0 +1,33 @@
+"""Quiet stretches for the cyclic garbage collector, around work on an incident of tens of thousands of alerts.
+
+A collection walks every live container object of its generations while holding the interpreter; loading 50,000
+alerts (an incident being acknowledged, or its timer firing) set off full collections of 50-150 ms each, several
+per decision, and each stalled the event loop, threads or not. Such work is rare (people and timers, not
+webhooks), and its alerts form no reference cycles (they go when the decision is done), so the collector waits
+until it is over. Storms of webhooks go on meanwhile; the little cyclic garbage they leave is collected after.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_quiet = 0
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """No cyclic collection until every quiet stretch under way has ended (entered and left on the event loop)."""
+    global _quiet
+    if _quiet == 0 and not gc.isenabled():
+        yield  # disabled by someone else (a test, an embedding program): theirs to turn back on
+        return
+    _quiet += 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _quiet -= 1
+        if _quiet == 0:
+            gc.enable()
