@@ -57,6 +57,7 @@ from daemon.store.redis_scripts import (
     COMMIT,
     FENCE,
     HOLD_NOTIFICATIONS,
+    INDEX_INCIDENTS,
     LOCK,
     PREFETCH,
     PURGE_ALERT,
@@ -207,6 +208,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._asking: list[tuple[list[str], asyncio.Future[dict[str, int]]]] = []
         self._reader: asyncio.Task[None] | None = None
         self._prefetching = True
+        self._indexed = False  # the listing index is known to hold every incident
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -244,6 +246,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._versions = r.register_script(VERSIONS)
         self._prefetch_script = r.register_script(PREFETCH)
         self._rows_script = r.register_script(ROWS)
+        self._index_incidents = r.register_script(INDEX_INCIDENTS)
 
     async def close(self) -> None:
         # Decisions still under way end with the store (their callers were answered or are gone); one left
@@ -648,8 +651,8 @@ class RedisStore(RedisOverrides, RedisSilences):
         for i in d.incidents.values():
             i.version = read.incidents.get(i.id, 0) + 1
             resolved = _ts(i.resolved_at) if not i.state.is_open and i.resolved_at is not None else ""
-            rows += (i.id, i.version, dumps(i), resolved)
-        section(rows, 4)
+            rows += (i.id, i.version, dumps(i), resolved, i.state.value, i.severity.value, i.service)
+        section(rows, 7)
         section([x for pair in d.pointers.items() for x in pair], 2)
         section([x for pair in sorted(d.memberships) for x in pair], 2)
         section([x for e in d.timeline for x in (e.incident_id, dumps(_entry(e)))], 2)
@@ -759,11 +762,57 @@ class RedisStore(RedisOverrides, RedisSilences):
                 and (where.service is None or i.service == where.service)
             )
 
-        open_only = where.state is not None and where.state != "resolved"
-        index = self.keys.open_incidents if open_only else self.keys.incidents
-        return await self._call(
-            lambda: self._scan(index, after, limit, lambda ids: self._incidents(ids, _Read()), keep)
-        )
+        async def work() -> Page[Incident]:
+            k = self.keys
+            # Each filter names a sorted set of the incidents it keeps (in declaration order, as the listing
+            # is): walk the smallest, checking the other filters on what it holds.
+            candidates: list[str] = []
+            if where.state == "open":
+                candidates.append(k.open_incidents)
+            elif where.state is not None:
+                candidates.append(k.incidents_where("state", where.state))
+            if where.severity is not None:
+                candidates.append(k.incidents_where("severity", where.severity))
+            if where.service is not None:
+                candidates.append(k.incidents_where("service", where.service))
+            index = k.incidents
+            if candidates:
+                await self._ensure_index()
+                pipe = self.r.pipeline(transaction=False)
+                for key in candidates:
+                    pipe.zcard(key)
+                sizes = await pipe.execute()
+                index = min(zip(sizes, candidates, strict=True))[1]
+            return await self._scan(index, after, limit, lambda ids: self._incidents(ids, _Read()), keep)
+
+        return await self._call(work)
+
+    async def _ensure_index(self) -> None:
+        """Index the incidents stored before the listing index existed (once per store, marked when done)."""
+        if self._indexed:
+            return
+        k = self.keys
+        if not await self.r.exists(k.incidents_indexed):
+            total = 0
+            todo = [i.decode() for i in await self.r.zrange(k.incidents, 0, -1)]
+            for _ in range(5):  # an incident changed between its read and its indexing is read again
+                later: list[str] = []
+                for start in range(0, len(todo), SCAN):
+                    chunk = todo[start : start + SCAN]
+                    args: list[Any] = [k.base]
+                    for iid, row in zip(chunk, await self._rows("incident", chunk), strict=True):
+                        if row is not None:
+                            incident = codec.incident_from(codec.loads(row[1]))
+                            args += [iid, row[0], incident.state.value, incident.severity.value, incident.service]
+                    done, moved = await self._index_incidents(args=args)
+                    total += int(done)
+                    later += [m.decode() for m in moved]
+                todo = later
+                if not todo:
+                    break
+            await self.r.set(k.incidents_indexed, "1")
+            log.info("redis_listing_index_built", incidents=total, left=len(todo))
+        self._indexed = True
 
     async def list_alerts(self, status: str | None, limit: int, after: str | None) -> Page[Alert]:
         return await self._call(

@@ -7,6 +7,23 @@ local base = ARGV[1]
 local function k(...) return base .. table.concat({...}, ':') end
 -- A key's version comes from one counter, so a key whose version is deleted (purged) never repeats one.
 local function bump(ck) redis.call('SET', k('keyv', ck), redis.call('INCR', k('seq', 'keyv'))) end
+-- The listing index (see Keys.incidents_where): move incident ``id`` to ``value`` of ``field``.
+local function index(id, field, value, seq)
+  local by = k('incidents', 'by', field)
+  local old = redis.call('HGET', by, id)
+  if old == value then return end
+  if old then redis.call('ZREM', k('incidents', field, old), id) end
+  redis.call('ZADD', k('incidents', field, value), seq, id)
+  redis.call('HSET', by, id, value)
+end
+local function unindex(id)
+  for _, field in ipairs({'state', 'severity', 'service'}) do
+    local by = k('incidents', 'by', field)
+    local old = redis.call('HGET', by, id)
+    if old then redis.call('ZREM', k('incidents', field, old), id) end
+    redis.call('HDEL', by, id)
+  end
+end
 """
 
 # ARGV[2..]: the decision, flat (see RedisStore._payload): counted sections of plain strings, so that nothing is
@@ -41,7 +58,9 @@ for i = 1, count() do
                ended = nxt(), old = nxt()}
   if alerts[i].old == '' then fresh = fresh + 1 end
 end
-for i = 1, count() do incidents[i] = {id = nxt(), v = nxt(), d = nxt(), resolved = nxt()} end
+for i = 1, count() do
+  incidents[i] = {id = nxt(), v = nxt(), d = nxt(), resolved = nxt(), state = nxt(), severity = nxt(), service = nxt()}
+end
 -- An incident locked by a decision that lost too many races for it is left to that decision for a moment.
 local function held(id)
   local holder = redis.call('GET', k('lock', id))
@@ -116,6 +135,9 @@ for _, i in ipairs(incidents) do
     redis.call('ZADD', k('incidents', 'open'), seq, i.id)
     redis.call('ZREM', k('incidents', 'resolved'), i.id)
   end
+  index(i.id, 'state', i.state, seq)
+  index(i.id, 'severity', i.severity, seq)
+  index(i.id, 'service', i.service, seq)
 end
 
 for _ = 1, count() do
@@ -439,6 +461,7 @@ redis.call('DEL', k('incident', id), k('timeline', id), k('members', id), k('iti
 redis.call('ZREM', k('incidents'), id)
 redis.call('ZREM', k('incidents', 'open'), id)
 redis.call('ZREM', k('incidents', 'resolved'), id)
+unindex(id)
 return 1
 """
 )
@@ -534,5 +557,30 @@ for i = 3, #ARGV do
   table.insert(out, row[2])
 end
 return out
+"""
+)
+
+# ARGV[2..]: id, version, state, severity, service of incidents stored before the listing index existed (read and
+# decoded by the caller). Each is indexed unless a commit has indexed it since. Returns {how many were indexed, the
+# ids changed since they were read (to read again)}.
+INDEX_INCIDENTS = (
+    _PRELUDE
+    + """
+local n, moved = 0, {}
+for i = 2, #ARGV, 5 do
+  local id = ARGV[i]
+  local seq = redis.call('ZSCORE', k('incidents'), id)
+  if seq and redis.call('HEXISTS', k('incidents', 'by', 'state'), id) == 0 then
+    if redis.call('HGET', k('incident', id), 'v') == ARGV[i + 1] then
+      index(id, 'state', ARGV[i + 2], seq)
+      index(id, 'severity', ARGV[i + 3], seq)
+      index(id, 'service', ARGV[i + 4], seq)
+      n = n + 1
+    else
+      table.insert(moved, id)
+    end
+  end
+end
+return {n, moved}
 """
 )
