@@ -89,6 +89,7 @@ NOTIFICATION_KEY_TTL = timedelta(days=7)
 WEBHOOK_TTL = timedelta(days=7)
 SCAN = 200
 STRIPES = 64
+GROUP = 32  # decisions one commit takes at most
 
 
 class NeedIds(Exception):
@@ -138,6 +139,63 @@ class _Read:
     incidents: dict[str, int] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
     webhooks: list[str] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Job:
+    """A decision waiting for its turn; whoever takes it (itself, or the one ahead of it) sets its future."""
+
+    needs: Needs
+    decide: Decide
+    committed: Committed | None
+    deadline: float
+    future: asyncio.Future[Decision]
+    taken: bool = False
+
+
+def _groupable(needs: Needs) -> bool:
+    """Alerts arriving (and declarations) commit in groups: taken one after the other on one slice they decide
+    as one webhook carrying them all would. Lifecycle, timer and mirror decisions, which read an incident's
+    members, timers or unplaced alerts, commit alone."""
+    return not (needs.members or needs.unplaced or needs.resume or needs.timer_owners or needs.webhook_ids)
+
+
+def _union(all_needs: list[Needs]) -> Needs:
+    """What a group of decisions reads: everything any of them needs (silences from the earliest ``now``)."""
+    at = [n.silences_at for n in all_needs if n.silences]
+    return Needs(
+        fingerprints=frozenset().union(*(n.fingerprints for n in all_needs)),
+        keys=frozenset().union(*(n.keys for n in all_needs)),
+        firing=frozenset().union(*(n.firing for n in all_needs)),
+        incident_ids=frozenset().union(*(n.incident_ids for n in all_needs)),
+        members=any(n.members for n in all_needs),
+        webhook_ids=frozenset().union(*(n.webhook_ids for n in all_needs)),
+        overrides=frozenset().union(*(n.overrides for n in all_needs)),
+        silences=bool(at),
+        silences_at=None if not at or None in at else min(a for a in at if a is not None),
+        timer_owners=frozenset().union(*(n.timer_owners for n in all_needs)),
+        unplaced=any(n.unplaced for n in all_needs),
+        resume=any(n.resume for n in all_needs),
+    )
+
+
+def _merge(decisions: list[Decision]) -> Decision:
+    """Decisions taken one after the other on one slice, as one commit writes them: the last state of each row."""
+    m = Decision()
+    for d in decisions:
+        m.alerts.update(d.alerts)
+        m.incidents.update(d.incidents)
+        m.memberships |= d.memberships
+        m.timeline += d.timeline
+        for key in d.timers_cancelled:
+            m.cancel_timer(key)
+        for timer in d.timers_set.values():
+            m.set_timer(timer)
+        m.notifications += d.notifications
+        m.pointers.update(d.pointers)
+        m.webhooks |= d.webhooks
+        m.silences += d.silences
+    return m
 
 
 @dataclass
@@ -205,6 +263,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._redis: Any = None
         self._pool: dict[int, list[int]] = {}
         self._stripes = [asyncio.Lock() for _ in range(STRIPES)]
+        self._waiting: dict[tuple[int, ...], list[_Job]] = {}
         self._asking: list[tuple[list[str], asyncio.Future[dict[str, int]]]] = []
         self._reader: asyncio.Task[None] | None = None
         self._prefetching = True
@@ -304,43 +363,102 @@ class RedisStore(RedisOverrides, RedisSilences):
         self, needs: Needs, decide: Decide, committed: Committed | None, deadline: float
     ) -> Decision:
         # Decisions of this replica on the same keys take turns (striped locks, taken in order): optimistic
-        # conflicts are then left to decisions racing on other replicas, instead of a storm racing itself.
+        # conflicts are then left to decisions racing on other replicas, instead of a storm racing itself. The
+        # decision whose turn it is takes those waiting behind it on the same stripes along (a group commit: one
+        # read and one commit for all, as SQLite commits a batch in one transaction).
         keys = {*needs.keys, *(key for _, key in needs.firing), *needs.incident_ids}
-        stripes = sorted({hash(k) % STRIPES for k in keys})
-        async with contextlib.AsyncExitStack() as held:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    for stripe in stripes:
-                        await held.enter_async_context(self._stripes[stripe])
-            except TimeoutError:
-                raise StoreUnavailable(f"no turn within {self.write_timeout:g}s") from None
-            return await self._decide(needs, decide, committed, deadline)
+        stripes = tuple(sorted({hash(k) % STRIPES for k in keys}))
+        job = _Job(needs, decide, committed, deadline, asyncio.get_running_loop().create_future())
+        waiting = self._waiting.setdefault(stripes, [])
+        waiting.append(job)
+        try:
+            async with contextlib.AsyncExitStack() as held:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        for stripe in stripes:
+                            await held.enter_async_context(self._stripes[stripe])
+                except TimeoutError:
+                    if not job.taken:
+                        raise StoreUnavailable(f"no turn within {self.write_timeout:g}s") from None
+                else:
+                    if not job.taken:
+                        batch = [job]
+                        if _groupable(needs):
+                            others = (j for j in waiting if j is not job and not j.taken and _groupable(j.needs))
+                            batch += list(others)[: GROUP - 1]
+                        for j in batch:
+                            j.taken = True
+                        await self._decide_group(batch)
+        finally:
+            waiting.remove(job)
+            if not waiting and self._waiting.get(stripes) is waiting:
+                del self._waiting[stripes]
+        return await job.future
 
-    async def _decide(self, needs: Needs, decide: Decide, committed: Committed | None, deadline: float) -> Decision:
+    async def _decide_group(self, jobs: list[_Job]) -> None:
+        """Decide ``jobs`` in turn on one slice and commit them together; each job's future gets its outcome. A
+        job whose decision raises leaves the group (the others are decided again on a fresh slice, without it)."""
+        try:
+            while jobs:
+                try:
+                    failed = await self._decide(jobs)
+                except BaseException as exc:
+                    for j in jobs:
+                        if not j.future.done():
+                            j.future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    return
+                if failed is None:
+                    return
+                jobs = [j for j in jobs if j is not failed]
+        finally:
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(StoreUnavailable("the decision was not taken"))
+
+    async def _decide(self, jobs: list[_Job]) -> _Job | None:
+        """One group: returns the job that failed on its own (and must leave the group), or None when every job
+        has its outcome. Raises what fails them all."""
         loop = asyncio.get_running_loop()
         token = uuid.uuid4().hex
         locked: list[str] = []
         conflicts = 0
+        needs = jobs[0].needs if len(jobs) == 1 else _union([j.needs for j in jobs])
         try:
             while True:
                 ids = _Ids(self._pool)
                 s, read = await self._call(lambda: self._load(needs, ids))  # noqa: B023 - awaited at once
+                decisions: list[Decision] = []
                 try:
-                    # A big decision (an incident of thousands of alerts) is decided off the event loop.
-                    decision = await asyncio.to_thread(decide, s) if len(s.alerts) > BIG_SLICE else decide(s)
+                    for job in jobs:
+                        # A big decision (an incident of thousands of alerts) is decided off the event loop.
+                        big = len(s.alerts) > BIG_SLICE
+                        decisions.append(await asyncio.to_thread(job.decide, s) if big else job.decide(s))
                 except NeedIds as want:
                     # Not a conflict: reserve at least twice what this attempt took, and decide again.
                     taken = len(ids.taken)
                     ids.give_back()
                     await self._reserve(want.year, taken + 1)
                     continue
-                except BaseException:
+                except BaseException as exc:
                     ids.give_back()
-                    raise
-                if loop.time() > deadline:
-                    # The caller has been answered 503: what it asked is not sent once that answer is out.
+                    if len(jobs) == 1 or isinstance(exc, asyncio.CancelledError):
+                        raise
+                    # Its decision may have changed the slice before raising: the others decide again.
+                    failed = jobs[len(decisions)]
+                    failed.future.set_exception(exc)
+                    return failed
+                late = next((j for j in jobs if loop.time() > j.deadline), None)
+                if late is not None:
+                    # Its caller has been answered 503: what it asked is not sent once that answer is out.
                     ids.give_back()
-                    raise StoreUnavailable(f"no commit within {self.write_timeout:g}s")
+                    error = StoreUnavailable(f"no commit within {self.write_timeout:g}s")
+                    if len(jobs) == 1:
+                        raise error
+                    late.future.set_exception(error)
+                    return late
+                decision = decisions[0] if len(decisions) == 1 else _merge(decisions)
                 created = [i for i in decision.incidents if i not in read.incidents]
                 payload = self._payload(decision, read, created, token, locked)
                 try:
@@ -348,12 +466,14 @@ class RedisStore(RedisOverrides, RedisSilences):
                 except StoreUnavailable:
                     # The outcome is unknown (the reply was lost, or the script waits in a paused server): settle
                     # it in the background, so that it counts if it landed. The ids may be used: not given back.
-                    self._settle_later(token, decision, committed)
+                    self._settle_later(token, [(d, j.committed) for d, j in zip(decisions, jobs, strict=True)])
                     raise
                 if result[0] == b"ok":
                     locked.clear()  # released by the commit
-                    report_commit(committed, decision)
-                    return decision
+                    for d, j in zip(decisions, jobs, strict=True):
+                        report_commit(j.committed, d)
+                        j.future.set_result(d)
+                    return None
                 if result[0] == b"fenced":
                     raise StoreUnavailable("the decision was settled as not stored")
                 reason = result[1].decode()
@@ -361,7 +481,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                     ids.taken.clear()  # never hand out an id that is taken (say, a sequence reset by hand)
                 ids.give_back()
                 conflicts += 1
-                if loop.time() > deadline:
+                if loop.time() > min(j.deadline for j in jobs):
                     raise StoreUnavailable(f"gave up after {conflicts} conflicting attempts ({reason})")
                 if conflicts >= LOCK_AFTER and reason.startswith("incident "):
                     # This decision keeps losing the race for one incident (a big incident's alerts keep joining
@@ -378,12 +498,12 @@ class RedisStore(RedisOverrides, RedisSilences):
                 with contextlib.suppress(StoreUnavailable):
                     await self._call(functools.partial(self._unlock, args=[self.keys.base, token, *locked]))
 
-    def _settle_later(self, token: str, decision: Decision, committed: Committed | None) -> None:
-        task = asyncio.get_running_loop().create_task(self._settle(token, decision, committed), name="redis-settle")
+    def _settle_later(self, token: str, decided: list[tuple[Decision, Committed | None]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._settle(token, decided), name="redis-settle")
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def _settle(self, token: str, decision: Decision, committed: Committed | None) -> None:
+    async def _settle(self, token: str, decided: list[tuple[Decision, Committed | None]]) -> None:
         """Ask until redis answers whether the commit ran; from that answer on it can no longer run."""
         delay = 0.05
         while True:
@@ -393,9 +513,10 @@ class RedisStore(RedisOverrides, RedisSilences):
             except StoreUnavailable:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-        log.info("decision_settled", stored=bool(landed), incident=decision.incident_id)
-        if landed:
-            report_commit(committed, decision)
+        for decision, committed in decided:
+            log.info("decision_settled", stored=bool(landed), incident=decision.incident_id)
+            if landed:
+                report_commit(committed, decision)
 
     async def _reserve(self, year: int, count: int) -> None:
         last = int(await self._call(lambda: self.r.incrby(self.keys.incident_seq(year), count)))
