@@ -54,3 +54,27 @@ def test_a_quick_bench_run_prints_the_figures() -> None:
     assert accepted is not None, output
     assert int(accepted.group(1).replace(",", "")) > 0, output
     assert re.search(r"^  non-2xx \(all runs\)\s+0$", output, re.MULTILINE), output
+
+
+def test_the_large_part_builds_its_incident_and_times_each_step_on_both_stores() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--only", "large", "--large-alerts", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    for store in ("sqlite", "redis"):
+        assert f"large {store}: built an incident of 300 firing alerts" in output, output
+    steps = re.findall(r"^    (.+?): [\d,]+ ms, max event-loop lag \d+ ms \(longest GC pause \d+ ms\)", output, re.M)
+    assert steps == 2 * [
+        "escalation timer fires",
+        "acknowledge (API answer)",
+        "reminder timer fires",
+        "GET the incident",
+        "list acknowledged incidents",
+    ], output
+    assert output.count("HTTP 200, acknowledged, 300 alerts") == 2, output

@@ -138,7 +138,9 @@ async def large_run(store: str, alerts: int, run_dir: Path) -> LargeResult:
         fired = await step("reminder timer fires", tocsin.services.scheduler.run_due())
         result.steps[-1].note = f"{fired} timer(s) fired"
         await step("GET the incident", tocsin.client.get(f"/api/v1/incidents/{incident['id']}", headers=api))
-        await step("list open incidents", tocsin.client.get("/api/v1/incidents?state=acknowledged", headers=api))
+        await step(
+            "list acknowledged incidents", tocsin.client.get("/api/v1/incidents?state=acknowledged", headers=api)
+        )
         return result
     finally:
         await tocsin.client.close()
