@@ -751,24 +751,30 @@ class RedisStore(RedisOverrides, RedisSilences):
         # Incidents this decision creates must not exist: an id is never written over.
         section(sorted(created))
         dumps = codec.dumps
-        rows: list[Any] = []
+        meta: list[tuple[Any, ...]] = []
+        docs: list[bytes] = []
         for a in d.alerts.values():
             a.version = read.alerts.get(a.fingerprint, 0) + 1
             firing = a.status is AlertStatus.FIRING
             ended = _ts(a.ends_at) if a.status is AlertStatus.RESOLVED and a.ends_at is not None else ""
-            rows += (
-                a.fingerprint,
-                a.version,
-                dumps(a),
-                a.correlation_key,
-                "1" if firing and a.incident_id is None else "",
-                read.was.get(a.fingerprint) or "",
-                a.incident_id if firing and a.incident_id else "",
-                ended,
-                read.old.get(a.fingerprint, ""),
+            meta.append(
+                (
+                    a.fingerprint,
+                    a.version,
+                    a.correlation_key,
+                    1 if firing and a.incident_id is None else 0,
+                    read.was.get(a.fingerprint) or "",
+                    a.incident_id if firing and a.incident_id else "",
+                    ended,
+                    read.old.get(a.fingerprint, ""),
+                )
             )
-        section(rows, 9)
-        rows = []
+            docs.append(dumps(a))
+        out.append(len(docs))
+        if docs:
+            out.append(orjson.dumps(meta))
+            out.extend(docs)
+        rows: list[Any] = []
         for i in d.incidents.values():
             i.version = read.incidents.get(i.id, 0) + 1
             resolved = _ts(i.resolved_at) if not i.state.is_open and i.resolved_at is not None else ""

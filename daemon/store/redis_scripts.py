@@ -52,10 +52,15 @@ local alerts, incidents = {}, {}
 -- Per alert: ``old`` is what the stored alert was when read (its version is checked below, so it still is):
 -- '' none, 'o' firing in no incident, 'f' firing in ``was``, 'r' resolved. The sets that follow from it are touched
 -- only where they change, and a new alert's order comes from one INCRBY for all of them.
+-- The alerts' small fields come in one JSON array (one argument, not eight: redis-py packs each argument in
+-- Python), each alert's document after it, left as it is.
 local fresh = 0
-for i = 1, count() do
-  alerts[i] = {fp = nxt(), v = nxt(), d = nxt(), ck = nxt(), orphan = nxt() == '1', was = nxt(), firing_in = nxt(),
-               ended = nxt(), old = nxt()}
+local n_alerts = count()
+local meta = n_alerts > 0 and cjson.decode(nxt()) or {}
+for i = 1, n_alerts do
+  local m = meta[i]
+  alerts[i] = {fp = m[1], v = m[2], d = nxt(), ck = m[3], orphan = m[4] == 1, was = m[5], firing_in = m[6],
+               ended = m[7], old = m[8]}
   if alerts[i].old == '' then fresh = fresh + 1 end
 end
 for i = 1, count() do
