@@ -17,6 +17,7 @@ import orjson
 import structlog
 from aiohttp import web
 
+from daemon import heap
 from daemon.config.settings import Settings
 from daemon.http.app import build_app
 from daemon.http.keys import SERVICES
@@ -80,6 +81,7 @@ async def serve(settings: Settings, reuse_port: bool = False) -> None:
             await runner.cleanup()
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         raise CannotListen(f"cannot listen on {settings.listen}: {reason}") from None
+    heap.settle()
     log.info(
         "listening",
         listen=settings.listen,

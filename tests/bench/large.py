@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from daemon import heap
 from daemon.clock import ManualClock
 from tests.bench.procs import Redis
 from tests.bench.report import say
@@ -91,6 +92,7 @@ async def large_run(store: str, alerts: int, run_dir: Path) -> LargeResult:
     settings = make_settings(run_dir, {"store": url})
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     tocsin = await start_tocsin(settings, clock)
+    heap.settle()  # as `tocsin run` does once it listens
     probe = LagProbe()
     api = {"Authorization": f"Bearer {API_TOKEN}"}
     try:
