@@ -77,13 +77,14 @@ def incident_json(view: IncidentView, silenced_by: SilencedBy | None = None) -> 
     }
 
 
-def incident_body(view: IncidentView, silenced_by: SilencedBy | None = None, chunk: int = 500) -> bytes:
-    """``incident_json`` as JSON bytes, the alerts serialised ``chunk`` at a time: made in a thread for an incident of
-    many alerts, no single step holds the interpreter for long (the event loop's turns come between them)."""
+def incident_body(view: IncidentView, silenced_by: SilencedBy | None = None, chunk: int = 500) -> list[bytes]:
+    """``incident_json`` as JSON bytes in pieces (their concatenation is the document), the alerts serialised
+    ``chunk`` at a time: made in a thread for an incident of many alerts, no single step holds the interpreter for
+    long, and the pieces are sent one by one rather than copied into one body of tens of megabytes."""
     head = orjson.dumps(incident_summary(view.incident))
-    parts = [
-        orjson.dumps([alert_json(a, silenced_by) for a in view.alerts[start : start + chunk]])[1:-1]
-        for start in range(0, len(view.alerts), chunk)
-    ]
-    timeline = orjson.dumps([timeline_json(e) for e in view.timeline])
-    return head[:-1] + b',"alerts":[' + b",".join(parts) + b'],"timeline":' + timeline + b"}"
+    parts = [head[:-1] + b',"alerts":[']
+    for start in range(0, len(view.alerts), chunk):
+        piece = orjson.dumps([alert_json(a, silenced_by) for a in view.alerts[start : start + chunk]])[1:-1]
+        parts.append(piece if start == 0 else b"," + piece)
+    parts.append(b'],"timeline":' + orjson.dumps([timeline_json(e) for e in view.timeline]) + b"}")
+    return parts
