@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
+from daemon import heap
 from daemon.clock import Clock
 from daemon.dedup import SeenReports
 from daemon.domain import Alert
@@ -50,6 +51,10 @@ class Pipeline:
         needs = engine.needs(event)
         if needs.silences:
             needs = replace(needs, silences_at=now)  # the silences in force at the decision's own now
+        if needs.members:
+            # A lifecycle or timer decision loads every firing alert of its incident: maybe tens of thousands.
+            with heap.quiet():
+                return await self.store.decide(needs, decide, self._committed)
         return await self.store.decide(needs, decide, self._committed)
 
     def _committed(self, decision: Decision) -> None:

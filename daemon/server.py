@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import sys
@@ -18,7 +17,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from daemon import sighup
+from daemon import heap, sighup
 from daemon.config.settings import Settings
 from daemon.generations import Generations, shared_folder
 from daemon.http.app import build_app
@@ -66,19 +65,6 @@ def _watchdog(drain: float) -> None:
     timer.start()
 
 
-# Objects allocated between two young collections: a storm allocates a few dozen per alert, nearly all freed by
-# reference counting, so CPython's default (700) ran a collection every few alerts (about a tenth of the CPU of
-# a storm of new alerts, measured with `make bench`).
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def _tune_gc() -> None:
-    """What was built at start-up (settings, schemas, the loaded state) lives as long as the process: frozen, no
-    collection walks it again; and young collections run per many allocations rather than per few alerts."""
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)
-
-
 async def serve(settings: Settings, reuse_port: bool = False, config_path: str | None = None) -> None:
     drain = settings.drain_timeout.total_seconds()
     app = build_app(settings, config_path=config_path)
@@ -96,7 +82,7 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
             await runner.cleanup()
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         raise CannotListen(f"cannot listen on {settings.listen}: {reason}") from None
-    _tune_gc()
+    heap.settle()
     log.info(
         "listening",
         listen=settings.listen,

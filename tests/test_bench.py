@@ -119,3 +119,27 @@ def test_the_changing_preset_measures_changed_re_sends_beside_alertmanager() -> 
     assert int(accepted.replace(",", "")) > 0, output
     assert ratio.endswith("x"), output
     assert assert_figures(output, ["changing sqlite: alerts/s vs Alertmanager"])[0].endswith("x"), output
+
+
+def test_the_large_part_builds_its_incident_and_times_each_step_on_both_stores() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--only", "large", "--large-alerts", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    for store in ("sqlite", "redis"):
+        assert f"large {store}: built an incident of 300 firing alerts" in output, output
+    steps = re.findall(r"^    (.+?): [\d,]+ ms, max event-loop lag \d+ ms \(longest GC pause \d+ ms\)", output, re.M)
+    assert steps == 2 * [
+        "escalation timer fires",
+        "acknowledge (API answer)",
+        "reminder timer fires",
+        "GET the incident",
+        "list acknowledged incidents",
+    ], output
+    assert output.count("HTTP 200, acknowledged, 300 alerts") == 2, output

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from daemon.clock import ManualClock
 from daemon.domain import AlertStatus, Kind, TimelineEntry, Timer, TimerKind
 from daemon.engine.engine import Engine
-from daemon.engine.events import Action, AlertIn, AlertsReceived, Declare, PagerDutyIncident, Transition
+from daemon.engine.events import Action, AlertIn, AlertsReceived, Declare, PagerDutyIncident, Patch, Transition
 from daemon.engine.state import Decision, Needs, Slice
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
@@ -177,6 +177,76 @@ async def test_listing_filters_and_pages(store: Store, pipeline_for: Callable[[S
     with pytest.raises(BadCursor):
         await store.list_incidents(IncidentFilter(), 3, "not-a-cursor")
     assert await store.open_incident_counts() == {("SEV2", "triggered"): 2, ("SEV3", "triggered"): 4}
+
+
+async def listed(store: Store, where: IncidentFilter, limit: int = 2) -> list[str]:
+    """Every incident the filter lists, page by page (small pages: the cursor must hold across an index)."""
+    ids: list[str] = []
+    after = None
+    while True:
+        page = await store.list_incidents(where, limit, after)
+        ids += [i.id for i in page.items]
+        if page.next_cursor is None:
+            return ids
+        after = page.next_cursor
+
+
+async def test_filtered_listings_follow_changes_and_hold_when_opened_again(
+    open_stores: Open, pipeline_for: Callable[[Store], Pipeline]
+) -> None:
+    """Each filter of the incident list (and their combinations) lists exactly the incidents it matches now,
+    newest first, after acknowledge, mitigate, resolve, reopen and a severity change, and once opened again."""
+    store = await open_stores()
+    p = pipeline_for(store)
+    for n in range(9):
+        await p.submit(Declare(f"t{n}", Severity.SEV2 if n % 2 else Severity.SEV3, "alice", service=f"s{n % 3}"))
+    await p.submit(Transition("INC-2026-0002", Action.ACKNOWLEDGE, "alice"))
+    await p.submit(Transition("INC-2026-0003", Action.MITIGATE, "alice"))
+    await p.submit(Transition("INC-2026-0004", Action.RESOLVE, "alice"))
+    await p.submit(Transition("INC-2026-0005", Action.RESOLVE, "alice"))
+    await p.submit(Transition("INC-2026-0005", Action.REOPEN, "alice"))
+    await p.submit(Transition("INC-2026-0006", Action.ACKNOWLEDGE, "alice"))
+    await p.submit(Patch("INC-2026-0007", "alice", severity=Severity.SEV1))
+    expected = {
+        IncidentFilter(state="triggered"): [
+            "INC-2026-0009",
+            "INC-2026-0008",
+            "INC-2026-0007",
+            "INC-2026-0005",
+            "INC-2026-0001",
+        ],
+        IncidentFilter(state="acknowledged"): ["INC-2026-0006", "INC-2026-0002"],
+        IncidentFilter(state="mitigated"): ["INC-2026-0003"],
+        IncidentFilter(state="resolved"): ["INC-2026-0004"],
+        IncidentFilter(state="open"): [
+            "INC-2026-0009",
+            "INC-2026-0008",
+            "INC-2026-0007",
+            "INC-2026-0006",
+            "INC-2026-0005",
+            "INC-2026-0003",
+            "INC-2026-0002",
+            "INC-2026-0001",
+        ],
+        IncidentFilter(severity="SEV1"): ["INC-2026-0007"],
+        IncidentFilter(severity="SEV2"): ["INC-2026-0008", "INC-2026-0006", "INC-2026-0004", "INC-2026-0002"],
+        IncidentFilter(service="s0"): ["INC-2026-0007", "INC-2026-0004", "INC-2026-0001"],
+        IncidentFilter(state="open", service="s1"): ["INC-2026-0008", "INC-2026-0005", "INC-2026-0002"],
+        IncidentFilter(state="acknowledged", severity="SEV2", service="s2"): ["INC-2026-0006"],
+        IncidentFilter(state="resolved", service="s1"): [],
+        IncidentFilter(service="nowhere"): [],
+    }
+    for where, ids in expected.items():
+        assert await listed(store, where) == ids, where
+    # A store opened afresh on the same data (a restart, or another replica) lists the same.
+    restarted = await open_stores()
+    for where, ids in expected.items():
+        assert await listed(restarted, where) == ids, where
+    # A change after the restart moves the incident between lists.
+    await pipeline_for(restarted).submit(Transition("INC-2026-0003", Action.RESOLVE, "alice"))
+    assert await listed(restarted, IncidentFilter(state="mitigated")) == []
+    assert await listed(restarted, IncidentFilter(state="resolved", service="s0")) == ["INC-2026-0004"]
+    assert await listed(restarted, IncidentFilter(state="resolved", service="s2")) == ["INC-2026-0003"]
 
 
 async def test_alert_listing(store: Store, pipeline_for: Callable[[Store], Pipeline]) -> None:

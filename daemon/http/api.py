@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
+from daemon import heap
 from daemon.domain import Alert, AlertStatus, State
 from daemon.engine import silencing
 from daemon.engine.events import Action, AddNote, Declare, Patch, PostStatusUpdate, Transition
@@ -13,12 +16,13 @@ from daemon.http.body import parse_json_body, query_int
 from daemon.http.errors import json_response
 from daemon.http.keys import SERVICES
 from daemon.http.models import DeclareBody, NoteBody, PatchBody, StatusUpdateBody, TransitionBody
-from daemon.http.serialize import SilencedBy, alert_json, incident_json, incident_summary
+from daemon.http.serialize import SilencedBy, alert_json, incident_body, incident_json, incident_summary
 from daemon.ingest.errors import IngestError
 from daemon.store.base import IncidentFilter
 from rules.severity import Severity
 
 API_BODY_LIMIT = 1024 * 1024
+BIG_INCIDENT = 1000  # alerts in an incident above which its JSON is made off the event loop
 
 
 async def silenced_now(request: web.Request) -> SilencedBy:
@@ -45,12 +49,33 @@ def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
     return value
 
 
-async def _incident_response(request: web.Request, incident_id: str, status: int = 200) -> web.Response:
+async def _incident_response(request: web.Request, incident_id: str, status: int = 200) -> web.StreamResponse:
+    # The incident may hold tens of thousands of alerts: they are gone (the answer's frame with them) when the
+    # collector runs again.
+    with heap.quiet():
+        return await _incident_answer(request, incident_id, status)
+
+
+async def _incident_answer(request: web.Request, incident_id: str, status: int) -> web.StreamResponse:
     view = await request.app[SERVICES].store.get_incident(incident_id)
     if view is None:
         raise NotFound(incident_id)
     headers = {"Location": f"/api/v1/incidents/{incident_id}"} if status == 201 else None
-    return json_response(incident_json(view, await silenced_now(request)), status, headers)
+    silenced_by = await silenced_now(request)
+    if len(view.alerts) <= BIG_INCIDENT:
+        return json_response(incident_json(view, silenced_by), status, headers)
+    # Tens of thousands of alerts take a second to serialise: in a thread, so that the event loop goes on; sent a
+    # piece at a time.
+    parts = await asyncio.to_thread(incident_body, view, silenced_by)
+    del view
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_type = "application/json"
+    response.content_length = sum(len(p) for p in parts)
+    await response.prepare(request)
+    for part in parts:
+        await response.write(part)
+    await response.write_eof()
+    return response
 
 
 @api_token
@@ -66,12 +91,12 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 
 @api_token
-async def get_incident(request: web.Request) -> web.Response:
+async def get_incident(request: web.Request) -> web.StreamResponse:
     return await _incident_response(request, request.match_info["id"])
 
 
 @api_token
-async def declare_incident(request: web.Request) -> web.Response:
+async def declare_incident(request: web.Request) -> web.StreamResponse:
     body = await parse_json_body(request, DeclareBody, API_BODY_LIMIT)
     decision = await request.app[SERVICES].pipeline.submit(
         Declare(body.title, body.severity, body.actor, body.service, body.labels, body.note, body.commander)
@@ -93,7 +118,7 @@ def make_transition(action: Action) -> Handler:
 
 
 @api_token
-async def patch_incident(request: web.Request) -> web.Response:
+async def patch_incident(request: web.Request) -> web.StreamResponse:
     body = await parse_json_body(request, PatchBody, API_BODY_LIMIT)
     incident_id = request.match_info["id"]
     await request.app[SERVICES].pipeline.submit(
@@ -112,7 +137,7 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 
 @api_token
-async def post_status_update(request: web.Request) -> web.Response:
+async def post_status_update(request: web.Request) -> web.StreamResponse:
     body = await parse_json_body(request, StatusUpdateBody, API_BODY_LIMIT)
     incident_id = request.match_info["id"]
     await request.app[SERVICES].pipeline.submit(PostStatusUpdate(incident_id, body.phase, body.message, body.actor))
@@ -120,7 +145,7 @@ async def post_status_update(request: web.Request) -> web.Response:
 
 
 @api_token
-async def post_note(request: web.Request) -> web.Response:
+async def post_note(request: web.Request) -> web.StreamResponse:
     body = await parse_json_body(request, NoteBody, API_BODY_LIMIT)
     incident_id = request.match_info["id"]
     await request.app[SERVICES].pipeline.submit(AddNote(incident_id, body.actor, body.text))

@@ -24,7 +24,7 @@ import structlog
 from redis import asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
 from daemon.domain import Alert, AlertStatus, Incident, Notification, TimelineEntry, Timer
@@ -48,6 +48,7 @@ from daemon.store.base import (
     StoreUnavailable,
     report_commit,
 )
+from daemon.store.overrides import StoredOverride
 from daemon.store.redis_keys import Keys
 from daemon.store.redis_overrides import RedisOverrides
 from daemon.store.redis_scripts import (
@@ -56,12 +57,15 @@ from daemon.store.redis_scripts import (
     COMMIT,
     FENCE,
     HOLD_NOTIFICATIONS,
+    INDEX_INCIDENTS,
     LOCK,
+    PREFETCH,
     PURGE_ALERT,
     PURGE_INCIDENT,
     RECORD_DELIVERY,
     RELEASE_NOTIFICATIONS,
     RELEASE_TIMERS,
+    ROWS,
     SET_ASIDE,
     START_NOTIFICATION,
     UNLOCK,
@@ -69,6 +73,7 @@ from daemon.store.redis_scripts import (
 )
 from daemon.store.redis_silences import RedisSilences
 from daemon.timefmt import iso
+from rules.silences import Silence
 
 T = TypeVar("T")
 log = structlog.get_logger("tocsin.store")
@@ -77,10 +82,14 @@ SETTLE_MS = 3_600_000
 LOCK_AFTER = 3  # conflicts on one incident before a decision locks it
 LOCK_FOR = timedelta(seconds=5)
 BIG_SLICE = 500  # alerts in a slice above which the engine runs in a thread
+# Rows read per command when many are wanted (an incident of 50,000 alerts): each reply is parsed, and decoded in a
+# thread, while the event loop goes on between them.
+CHUNK = 1000
 NOTIFICATION_KEY_TTL = timedelta(days=7)
 WEBHOOK_TTL = timedelta(days=7)
 SCAN = 200
 STRIPES = 64
+GROUP = 32  # decisions one commit takes at most
 
 
 class NeedIds(Exception):
@@ -125,9 +134,80 @@ class _Read:
     alerts: dict[str, int] = field(default_factory=dict)
     # The incident each alert read belonged to (its place in firing:<incident> moves with it).
     was: dict[str, str | None] = field(default_factory=dict)
+    # What each alert read was, for COMMIT ("o" firing in no incident, "f" firing in an incident, "r" resolved).
+    old: dict[str, str] = field(default_factory=dict)
     incidents: dict[str, int] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
     webhooks: list[str] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Job:
+    """A decision waiting for its turn; whoever takes it (itself, or the one ahead of it) sets its future."""
+
+    needs: Needs
+    decide: Decide
+    committed: Committed | None
+    deadline: float
+    future: asyncio.Future[Decision]
+    taken: bool = False
+
+
+def _groupable(needs: Needs) -> bool:
+    """Alerts arriving (and declarations) commit in groups: taken one after the other on one slice they decide
+    as one webhook carrying them all would. Lifecycle, timer and mirror decisions, which read an incident's
+    members, timers or unplaced alerts, commit alone."""
+    return not (needs.members or needs.unplaced or needs.resume or needs.timer_owners or needs.webhook_ids)
+
+
+def _union(all_needs: list[Needs]) -> Needs:
+    """What a group of decisions reads: everything any of them needs (silences from the earliest ``now``)."""
+    at = [n.silences_at for n in all_needs if n.silences]
+    return Needs(
+        fingerprints=frozenset().union(*(n.fingerprints for n in all_needs)),
+        keys=frozenset().union(*(n.keys for n in all_needs)),
+        firing=frozenset().union(*(n.firing for n in all_needs)),
+        incident_ids=frozenset().union(*(n.incident_ids for n in all_needs)),
+        members=any(n.members for n in all_needs),
+        webhook_ids=frozenset().union(*(n.webhook_ids for n in all_needs)),
+        overrides=frozenset().union(*(n.overrides for n in all_needs)),
+        silences=bool(at),
+        silences_at=None if not at or None in at else min(a for a in at if a is not None),
+        timer_owners=frozenset().union(*(n.timer_owners for n in all_needs)),
+        unplaced=any(n.unplaced for n in all_needs),
+        resume=any(n.resume for n in all_needs),
+    )
+
+
+def _merge(decisions: list[Decision]) -> Decision:
+    """Decisions taken one after the other on one slice, as one commit writes them: the last state of each row."""
+    m = Decision()
+    for d in decisions:
+        m.alerts.update(d.alerts)
+        m.incidents.update(d.incidents)
+        m.memberships |= d.memberships
+        m.timeline += d.timeline
+        for key in d.timers_cancelled:
+            m.cancel_timer(key)
+        for timer in d.timers_set.values():
+            m.set_timer(timer)
+        m.notifications += d.notifications
+        m.pointers.update(d.pointers)
+        m.webhooks |= d.webhooks
+        m.silences += d.silences
+    return m
+
+
+@dataclass
+class _Prefetched:
+    """What PREFETCH read in one call, served to the plan's queries in place of their own round trips."""
+
+    alerts: dict[str, tuple[int, bytes] | None] = field(default_factory=dict)
+    keys: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    incidents: dict[str, tuple[int, bytes] | None] = field(default_factory=dict)
+    overrides: dict[str, list[bytes]] = field(default_factory=dict)
+    silences_at: datetime | None = None
+    silences: list[Silence] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,8 +263,11 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._redis: Any = None
         self._pool: dict[int, list[int]] = {}
         self._stripes = [asyncio.Lock() for _ in range(STRIPES)]
+        self._waiting: dict[tuple[int, ...], list[_Job]] = {}
         self._asking: list[tuple[list[str], asyncio.Future[dict[str, int]]]] = []
         self._reader: asyncio.Task[None] | None = None
+        self._prefetching = True
+        self._indexed = False  # the listing index is known to hold every incident
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -220,6 +303,9 @@ class RedisStore(RedisOverrides, RedisSilences):
         self._lock = r.register_script(LOCK)
         self._unlock = r.register_script(UNLOCK)
         self._versions = r.register_script(VERSIONS)
+        self._prefetch_script = r.register_script(PREFETCH)
+        self._rows_script = r.register_script(ROWS)
+        self._index_incidents = r.register_script(INDEX_INCIDENTS)
 
     async def close(self) -> None:
         # Decisions still under way end with the store (their callers were answered or are gone); one left
@@ -277,56 +363,117 @@ class RedisStore(RedisOverrides, RedisSilences):
         self, needs: Needs, decide: Decide, committed: Committed | None, deadline: float
     ) -> Decision:
         # Decisions of this replica on the same keys take turns (striped locks, taken in order): optimistic
-        # conflicts are then left to decisions racing on other replicas, instead of a storm racing itself.
+        # conflicts are then left to decisions racing on other replicas, instead of a storm racing itself. The
+        # decision whose turn it is takes those waiting behind it on the same stripes along (a group commit: one
+        # read and one commit for all, as SQLite commits a batch in one transaction).
         keys = {*needs.keys, *(key for _, key in needs.firing), *needs.incident_ids}
-        stripes = sorted({hash(k) % STRIPES for k in keys})
-        async with contextlib.AsyncExitStack() as held:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    for stripe in stripes:
-                        await held.enter_async_context(self._stripes[stripe])
-            except TimeoutError:
-                raise StoreUnavailable(f"no turn within {self.write_timeout:g}s") from None
-            return await self._decide(needs, decide, committed, deadline)
+        stripes = tuple(sorted({hash(k) % STRIPES for k in keys}))
+        job = _Job(needs, decide, committed, deadline, asyncio.get_running_loop().create_future())
+        waiting = self._waiting.setdefault(stripes, [])
+        waiting.append(job)
+        try:
+            async with contextlib.AsyncExitStack() as held:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        for stripe in stripes:
+                            await held.enter_async_context(self._stripes[stripe])
+                except TimeoutError:
+                    if not job.taken:
+                        raise StoreUnavailable(f"no turn within {self.write_timeout:g}s") from None
+                else:
+                    if not job.taken:
+                        batch = [job]
+                        if _groupable(needs):
+                            others = (j for j in waiting if j is not job and not j.taken and _groupable(j.needs))
+                            batch += list(others)[: GROUP - 1]
+                        for j in batch:
+                            j.taken = True
+                        await self._decide_group(batch)
+        finally:
+            waiting.remove(job)
+            if not waiting and self._waiting.get(stripes) is waiting:
+                del self._waiting[stripes]
+        return await job.future
 
-    async def _decide(self, needs: Needs, decide: Decide, committed: Committed | None, deadline: float) -> Decision:
+    async def _decide_group(self, jobs: list[_Job]) -> None:
+        """Decide ``jobs`` in turn on one slice and commit them together; each job's future gets its outcome. A
+        job whose decision raises leaves the group (the others are decided again on a fresh slice, without it)."""
+        try:
+            while jobs:
+                try:
+                    failed = await self._decide(jobs)
+                except BaseException as exc:
+                    for j in jobs:
+                        if not j.future.done():
+                            j.future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    return
+                if failed is None:
+                    return
+                jobs = [j for j in jobs if j is not failed]
+        finally:
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(StoreUnavailable("the decision was not taken"))
+
+    async def _decide(self, jobs: list[_Job]) -> _Job | None:
+        """One group: returns the job that failed on its own (and must leave the group), or None when every job
+        has its outcome. Raises what fails them all."""
         loop = asyncio.get_running_loop()
         token = uuid.uuid4().hex
         locked: list[str] = []
         conflicts = 0
+        needs = jobs[0].needs if len(jobs) == 1 else _union([j.needs for j in jobs])
         try:
             while True:
                 ids = _Ids(self._pool)
                 s, read = await self._call(lambda: self._load(needs, ids))  # noqa: B023 - awaited at once
+                decisions: list[Decision] = []
                 try:
-                    # A big decision (an incident of thousands of alerts) is decided off the event loop.
-                    decision = await asyncio.to_thread(decide, s) if len(s.alerts) > BIG_SLICE else decide(s)
+                    for job in jobs:
+                        # A big decision (an incident of thousands of alerts) is decided off the event loop.
+                        big = len(s.alerts) > BIG_SLICE
+                        decisions.append(await asyncio.to_thread(job.decide, s) if big else job.decide(s))
                 except NeedIds as want:
                     # Not a conflict: reserve at least twice what this attempt took, and decide again.
                     taken = len(ids.taken)
                     ids.give_back()
                     await self._reserve(want.year, taken + 1)
                     continue
-                except BaseException:
+                except BaseException as exc:
                     ids.give_back()
-                    raise
-                if loop.time() > deadline:
-                    # The caller has been answered 503: what it asked is not sent once that answer is out.
+                    if len(jobs) == 1 or isinstance(exc, asyncio.CancelledError):
+                        raise
+                    # Its decision may have changed the slice before raising: the others decide again.
+                    failed = jobs[len(decisions)]
+                    failed.future.set_exception(exc)
+                    return failed
+                late = next((j for j in jobs if loop.time() > j.deadline), None)
+                if late is not None:
+                    # Its caller has been answered 503: what it asked is not sent once that answer is out.
                     ids.give_back()
-                    raise StoreUnavailable(f"no commit within {self.write_timeout:g}s")
+                    error = StoreUnavailable(f"no commit within {self.write_timeout:g}s")
+                    if len(jobs) == 1:
+                        raise error
+                    late.future.set_exception(error)
+                    return late
+                decision = decisions[0] if len(decisions) == 1 else _merge(decisions)
                 created = [i for i in decision.incidents if i not in read.incidents]
                 payload = self._payload(decision, read, created, token, locked)
                 try:
-                    result = await self._call(functools.partial(self._commit, args=[self.keys.base, payload]))
+                    result = await self._call(functools.partial(self._commit, args=[self.keys.base, *payload]))
                 except StoreUnavailable:
                     # The outcome is unknown (the reply was lost, or the script waits in a paused server): settle
                     # it in the background, so that it counts if it landed. The ids may be used: not given back.
-                    self._settle_later(token, decision, committed)
+                    self._settle_later(token, [(d, j.committed) for d, j in zip(decisions, jobs, strict=True)])
                     raise
                 if result[0] == b"ok":
                     locked.clear()  # released by the commit
-                    report_commit(committed, decision)
-                    return decision
+                    for d, j in zip(decisions, jobs, strict=True):
+                        report_commit(j.committed, d)
+                        j.future.set_result(d)
+                    return None
                 if result[0] == b"fenced":
                     raise StoreUnavailable("the decision was settled as not stored")
                 reason = result[1].decode()
@@ -334,7 +481,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                     ids.taken.clear()  # never hand out an id that is taken (say, a sequence reset by hand)
                 ids.give_back()
                 conflicts += 1
-                if loop.time() > deadline:
+                if loop.time() > min(j.deadline for j in jobs):
                     raise StoreUnavailable(f"gave up after {conflicts} conflicting attempts ({reason})")
                 if conflicts >= LOCK_AFTER and reason.startswith("incident "):
                     # This decision keeps losing the race for one incident (a big incident's alerts keep joining
@@ -351,12 +498,12 @@ class RedisStore(RedisOverrides, RedisSilences):
                 with contextlib.suppress(StoreUnavailable):
                     await self._call(functools.partial(self._unlock, args=[self.keys.base, token, *locked]))
 
-    def _settle_later(self, token: str, decision: Decision, committed: Committed | None) -> None:
-        task = asyncio.get_running_loop().create_task(self._settle(token, decision, committed), name="redis-settle")
+    def _settle_later(self, token: str, decided: list[tuple[Decision, Committed | None]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._settle(token, decided), name="redis-settle")
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def _settle(self, token: str, decision: Decision, committed: Committed | None) -> None:
+    async def _settle(self, token: str, decided: list[tuple[Decision, Committed | None]]) -> None:
         """Ask until redis answers whether the commit ran; from that answer on it can no longer run."""
         delay = 0.05
         while True:
@@ -366,9 +513,10 @@ class RedisStore(RedisOverrides, RedisSilences):
             except StoreUnavailable:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-        log.info("decision_settled", stored=bool(landed), incident=decision.incident_id)
-        if landed:
-            report_commit(committed, decision)
+        for decision, committed in decided:
+            log.info("decision_settled", stored=bool(landed), incident=decision.incident_id)
+            if landed:
+                report_commit(committed, decision)
 
     async def _reserve(self, year: int, count: int) -> None:
         last = int(await self._call(lambda: self.r.incrby(self.keys.incident_seq(year), count)))
@@ -388,13 +536,58 @@ class RedisStore(RedisOverrides, RedisSilences):
 
     async def _load(self, needs: Needs, ids: _Ids) -> tuple[Slice, _Read]:
         read = _Read()
+        cache = await self._prefetch(needs)
         steps = loading.plan(needs, ids)
         try:
             query = next(steps)
             while True:
-                query = steps.send(await self._answer(query, read))
+                query = steps.send(await self._answer(query, read, cache))
         except StopIteration as done:
             return done.value, read
+
+    async def _prefetch(self, needs: Needs) -> _Prefetched:
+        """Read in one script call what the plan will ask first: the alerts, the holders of their keys (with those
+        incidents), the incidents named, the overrides and the silences. The plan's queries are then answered from
+        it; what they ask beyond it is read as before. Nothing is taken as read (version-checked) until asked."""
+        fps = sorted(needs.fingerprints)
+        keys = sorted(needs.keys | {key for _, key in needs.firing})
+        ids = sorted(needs.incident_ids)
+        schedules = sorted(needs.overrides)
+        at = needs.silences_at if needs.silences else None
+        args: list[Any] = [self.keys.base, len(fps), *fps, len(keys), *keys, len(ids), *ids, len(schedules)]
+        args += [*schedules, "" if at is None else _ts(at)]
+        got = _Prefetched()
+        if not self._prefetching:
+            return got
+        try:
+            raw = await self._prefetch_script(args=args)
+        except ResponseError as exc:
+            # A Redis before 7 refuses the script's flags: read query by query, as before.
+            log.warning("redis_prefetch_unavailable", error=str(exc)[:200])
+            self._prefetching = False
+            return got
+        alerts, holders, incidents, overrides, silences = raw
+
+        def row(v: bytes | None, d: bytes | None) -> tuple[int, bytes] | None:
+            return None if d is None else (int(v or 0), d)
+
+        for i, fp in enumerate(fps):
+            got.alerts[fp] = row(alerts[2 * i], alerts[2 * i + 1])
+        for i, ck in enumerate(keys):
+            version, pointer, v, d = holders[4 * i : 4 * i + 4]
+            holder = pointer.decode() if pointer is not None else None
+            got.keys[ck] = (int(version or 0), holder)
+            if holder is not None:
+                got.incidents[holder] = row(v, d)
+        for i, iid in enumerate(ids):
+            got.incidents[iid] = row(incidents[2 * i], incidents[2 * i + 1])
+        got.overrides = dict(zip(schedules, overrides, strict=True))
+        if at is not None:
+            data, stored, indexed = silences
+            if stored == indexed:  # else the index is behind the hash: read as SilencesAt does, mending it
+                got.silences_at = at
+                got.silences = [silence_codec.decode(d) for d in data if d is not None]
+        return got
 
     async def _hashes(self, keys: list[str]) -> list[tuple[int, bytes] | None]:
         pipe = self.r.pipeline(transaction=False)
@@ -405,33 +598,77 @@ class RedisStore(RedisOverrides, RedisSilences):
             out.append(None if d is None else (int(v), d))
         return out
 
-    async def _alerts(self, fingerprints: Iterable[str], read: _Read) -> list[Alert]:
-        fps = list(fingerprints)
-        found = []
-        for fp, row in zip(fps, await self._hashes([self.keys.alert(f) for f in fps]), strict=True):
-            read.alerts.setdefault(fp, row[0] if row else 0)
-            if row is not None:
-                alert = codec.alert_from(codec.loads(row[1]))
-                read.was.setdefault(fp, alert.incident_id)
-                found.append(alert)
-        return found
+    async def _rows(self, kind: str, ids: list[str]) -> list[tuple[int, bytes] | None]:
+        """The v, d of each ``kind`` (alert or incident) row, None where absent; read in chunks of CHUNK."""
+        if not self._prefetching:  # a Redis before 7 (see _prefetch): one HMGET each
+            return await self._hashes([self.keys(kind, i) for i in ids])
+        out: list[tuple[int, bytes] | None] = []
+        for start in range(0, len(ids), CHUNK):
+            try:
+                flat = await self._rows_script(args=[self.keys.base, kind, *ids[start : start + CHUNK]])
+            except ResponseError as exc:
+                log.warning("redis_prefetch_unavailable", error=str(exc)[:200])
+                self._prefetching = False
+                return await self._hashes([self.keys(kind, i) for i in ids])
+            out += [None if d is None else (int(v), d) for v, d in zip(flat[::2], flat[1::2], strict=True)]
+        return out
 
-    async def _incidents(self, ids: Iterable[str], read: _Read) -> list[Incident]:
+    async def _alerts(self, fingerprints: Iterable[str], read: _Read, cache: _Prefetched | None = None) -> list[Alert]:
+        fps = list(fingerprints)
+        rows: dict[str, tuple[int, bytes] | None] = {}
+        if cache is not None:
+            rows = {fp: cache.alerts[fp] for fp in fps if fp in cache.alerts}
+        rest = [fp for fp in fps if fp not in rows]
+        if rest:
+            rows.update(zip(rest, await self._rows("alert", rest), strict=True))
+
+        def finish() -> list[Alert]:
+            found = []
+            for fp in fps:
+                row = rows[fp]
+                read.alerts.setdefault(fp, row[0] if row else 0)
+                if row is not None:
+                    alert = codec.alert_from(codec.loads(row[1]))
+                    read.was.setdefault(fp, alert.incident_id)
+                    read.old.setdefault(fp, _old(alert))
+                    found.append(alert)
+            return found
+
+        # Many (an incident's members) are decoded in a thread: the event loop keeps answering meanwhile (``read``
+        # is this decision's own).
+        return await asyncio.to_thread(finish) if len(fps) > CHUNK else finish()
+
+    async def _incidents(self, ids: Iterable[str], read: _Read, cache: _Prefetched | None = None) -> list[Incident]:
         wanted = list(ids)
+        rows: dict[str, tuple[int, bytes] | None] = {}
+        if cache is not None:
+            rows = {iid: cache.incidents[iid] for iid in wanted if iid in cache.incidents}
+        rest = [iid for iid in wanted if iid not in rows]
+        if rest:
+            rows.update(zip(rest, await self._rows("incident", rest), strict=True))
         found = []
-        for iid, row in zip(wanted, await self._hashes([self.keys.incident(i) for i in wanted]), strict=True):
+        for iid in wanted:
+            row = rows[iid]
             if row is not None:
                 read.incidents.setdefault(iid, row[0])
                 found.append(codec.incident_from(codec.loads(row[1])))
         return found
 
-    async def _answer(self, query: loading.Query, read: _Read) -> Any:
+    async def _answer(self, query: loading.Query, read: _Read, cache: _Prefetched) -> Any:
         r, k = self.r, self.keys
         match query:
             case loading.AlertsByFingerprint(fingerprints=fps):
-                return await self._alerts(fps, read)
+                return await self._alerts(fps, read, cache)
             case loading.IncidentsById(ids=ids):
-                return await self._incidents(ids, read)
+                return await self._incidents(ids, read, cache)
+            case loading.IncidentOfKey(keys=cks) if all(ck in cache.keys for ck in cks):
+                known: dict[str, str] = {}
+                for ck in cks:
+                    version, pointer = cache.keys[ck]
+                    read.keys.setdefault(ck, version)
+                    if pointer is not None:
+                        known[ck] = pointer
+                return known
             case loading.IncidentOfKey(keys=cks):
                 pipe = r.pipeline(transaction=False)
                 for ck in cks:
@@ -456,15 +693,11 @@ class RedisStore(RedisOverrides, RedisSilences):
                 pipe = r.pipeline(transaction=False)
                 for iid in ids:
                     pipe.smembers(k.firing(iid))
-                pairs = [
-                    (iid, fp.decode()) for iid, members in zip(ids, await pipe.execute(), strict=True) for fp in members
-                ]
-                by_fp = {a.fingerprint: a for a in await self._alerts({fp for _, fp in pairs}, read)}
-                return [
-                    (iid, by_fp[fp])
-                    for iid, fp in sorted(pairs)
-                    if fp in by_fp and by_fp[fp].status is AlertStatus.FIRING and by_fp[fp].incident_id == iid
-                ]
+                sets = await pipe.execute()
+                big = sum(len(m) for m in sets) > CHUNK
+                pairs = await _off_loop_if(big, _pairs, ids, sets)
+                alerts = await self._alerts(sorted({fp for _, fp in pairs}), read)
+                return await _off_loop_if(big, _firing_members, pairs, alerts)
             case loading.TimersOf(incident_ids=ids):
                 pipe = r.pipeline(transaction=False)
                 for iid in ids:
@@ -481,9 +714,14 @@ class RedisStore(RedisOverrides, RedisSilences):
                 return seen
             case loading.OverridesOf(schedules=names):
                 # Not version-checked: who is on call is read as of the decision, like the clock.
+                if all(name in cache.overrides for name in names):
+                    found = [StoredOverride.from_json(orjson.loads(v)) for n in names for v in cache.overrides[n]]
+                    return sorted(found, key=lambda o: o.seq)
                 return await self.overrides_of(names)
             case loading.SilencesAt(at=at):
                 # Not version-checked either: a silence is in force as of the decision's ``now``.
+                if cache.silences is not None and cache.silences_at == at:
+                    return cache.silences
                 return await self.silences_ending_after(at)
             case loading.UnplacedFiring():
                 loose = sorted(fp.decode() for fp in await r.smembers(k.unplaced()))
@@ -494,65 +732,63 @@ class RedisStore(RedisOverrides, RedisSilences):
                 ]
         raise TypeError(f"unknown query {query!r}")
 
-    def _payload(self, d: Decision, read: _Read, created: list[str], token: str, locked: list[str]) -> bytes:
-        alerts = []
+    def _payload(self, d: Decision, read: _Read, created: list[str], token: str, locked: list[str]) -> list[Any]:
+        """The decision as COMMIT's flat arguments: counted sections of plain strings (see the script)."""
+        out: list[Any] = [token, SETTLE_MS, int(NOTIFICATION_KEY_TTL.total_seconds()), int(WEBHOOK_TTL.total_seconds())]
+
+        def section(rows: list[Any], width: int = 1) -> None:
+            out.append(len(rows) // width)
+            out.extend(rows)
+
+        section(locked)
+        # Every alert written was read (its absence too), so that what it was is known: one that was not is
+        # checked as absent.
+        checked = {fp: read.alerts.get(fp, 0) for fp in d.alerts}
+        section([x for pair in checked.items() for x in pair], 2)
+        section([x for pair in read.incidents.items() for x in pair], 2)
+        section([x for pair in read.keys.items() for x in pair], 2)
+        section([w for w in read.webhooks if w in d.webhooks])
+        # Incidents this decision creates must not exist: an id is never written over.
+        section(sorted(created))
+        dumps = codec.dumps
+        meta: list[tuple[Any, ...]] = []
+        docs: list[bytes] = []
         for a in d.alerts.values():
             a.version = read.alerts.get(a.fingerprint, 0) + 1
             firing = a.status is AlertStatus.FIRING
-            entry: dict[str, Any] = {
-                "fp": a.fingerprint,
-                "v": a.version,
-                "d": codec.dumps(a).decode(),
-                "ck": a.correlation_key,
-                "orphan": firing and a.incident_id is None,
-            }
-            was = read.was.get(a.fingerprint)
-            if was:
-                entry["was"] = was
-            if firing and a.incident_id:
-                entry["firing_in"] = a.incident_id
-            if a.status is AlertStatus.RESOLVED and a.ends_at is not None:
-                entry["ended"] = _ts(a.ends_at)
-            alerts.append(entry)
-        incidents = []
+            ended = _ts(a.ends_at) if a.status is AlertStatus.RESOLVED and a.ends_at is not None else ""
+            meta.append(
+                (
+                    a.fingerprint,
+                    a.version,
+                    a.correlation_key,
+                    1 if firing and a.incident_id is None else 0,
+                    read.was.get(a.fingerprint) or "",
+                    a.incident_id if firing and a.incident_id else "",
+                    ended,
+                    read.old.get(a.fingerprint, ""),
+                )
+            )
+            docs.append(dumps(a))
+        out.append(len(docs))
+        if docs:
+            out.append(orjson.dumps(meta))
+            out.extend(docs)
+        rows: list[Any] = []
         for i in d.incidents.values():
             i.version = read.incidents.get(i.id, 0) + 1
-            entry = {"id": i.id, "v": i.version, "d": codec.dumps(i).decode(), "ck": i.correlation_key}
-            if not i.state.is_open and i.resolved_at is not None:
-                entry["resolved"] = _ts(i.resolved_at)
-            incidents.append(entry)
-        payload = {
-            "token": token,
-            "locks": locked,
-            "checks": {
-                "alerts": {fp: v for fp, v in read.alerts.items() if fp in d.alerts},
-                "incidents": read.incidents,
-                "keys": read.keys,
-                "webhooks": [w for w in read.webhooks if w in d.webhooks],
-                # Incidents this decision creates must not exist: an id is never written over.
-                "new_incidents": sorted(created),
-            },
-            "alerts": alerts,
-            "incidents": incidents,
-            "pointers": d.pointers,
-            "members": sorted(d.memberships),
-            "timeline": [[e.incident_id, codec.dumps(_entry(e)).decode()] for e in d.timeline],
-            "timers_set": [
-                {"key": t.key, "due": _ts(t.due_at), "d": codec.dumps(t).decode(), "iid": t.incident_id}
-                for t in d.timers_set.values()
-            ],
-            "timers_cancelled": [[key, key.split("/", 1)[0]] for key in sorted(d.timers_cancelled)],
-            "notifications": [
-                {"key": n.key, "d": codec.dumps(n).decode(), "at": _ts(n.created_at), "iid": n.incident_id}
-                for n in d.notifications
-            ],
-            "webhooks": sorted(d.webhooks),
-            "silences": [[x.id, silence_codec.encode(x).decode(), _ts(x.ends_at)] for x in d.silences],
-            "nkey_ttl": int(NOTIFICATION_KEY_TTL.total_seconds()),
-            "webhook_ttl": int(WEBHOOK_TTL.total_seconds()),
-            "settle_ms": SETTLE_MS,
-        }
-        return orjson.dumps(payload)
+            resolved = _ts(i.resolved_at) if not i.state.is_open and i.resolved_at is not None else ""
+            rows += (i.id, i.version, dumps(i), resolved, i.state.value, i.severity.value, i.service)
+        section(rows, 7)
+        section([x for pair in d.pointers.items() for x in pair], 2)
+        section([x for pair in sorted(d.memberships) for x in pair], 2)
+        section([x for e in d.timeline for x in (e.incident_id, dumps(_entry(e)))], 2)
+        section([x for key in sorted(d.timers_cancelled) for x in (key, key.split("/", 1)[0])], 2)
+        section([x for t in d.timers_set.values() for x in (t.key, _ts(t.due_at), dumps(t), t.incident_id)], 4)
+        section([x for n in d.notifications for x in (n.key, dumps(n), _ts(n.created_at), n.incident_id)], 4)
+        section(sorted(d.webhooks))
+        section([x for s in d.silences for x in (s.id, silence_codec.encode(s), _ts(s.ends_at))], 3)
+        return out
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -566,9 +802,11 @@ class RedisStore(RedisOverrides, RedisSilences):
             data, members, entries = await pipe.execute()
             if data is None:
                 return None
-            alerts = await self._alerts(sorted(m.decode() for m in members), _Read())
+            big = len(members) > CHUNK
+            fps = await _off_loop_if(big, lambda: sorted(m.decode() for m in members))
+            alerts = await self._alerts(fps, _Read())
             order = await self._alert_order([a.fingerprint for a in alerts])
-            alerts.sort(key=lambda a: order.get(a.fingerprint, 0))
+            await _off_loop_if(big, lambda: alerts.sort(key=lambda a: order.get(a.fingerprint, 0)))
             timeline = [codec.timeline_from({"incident_id": incident_id, **codec.loads(e)}) for e in entries]
             return IncidentView(codec.incident_from(codec.loads(data)), alerts, timeline)
 
@@ -607,8 +845,12 @@ class RedisStore(RedisOverrides, RedisSilences):
     async def _alert_order(self, fingerprints: list[str]) -> dict[str, float]:
         if not fingerprints:
             return {}
-        scores = await self.r.zmscore(self.keys.alerts, fingerprints)
-        return {fp: s or 0 for fp, s in zip(fingerprints, scores, strict=True)}
+        order: dict[str, float] = {}
+        for start in range(0, len(fingerprints), CHUNK):
+            chunk = fingerprints[start : start + CHUNK]
+            scores = await self.r.zmscore(self.keys.alerts, chunk)
+            order.update((fp, s or 0) for fp, s in zip(chunk, scores, strict=True))
+        return order
 
     async def _scan(
         self,
@@ -647,11 +889,57 @@ class RedisStore(RedisOverrides, RedisSilences):
                 and (where.service is None or i.service == where.service)
             )
 
-        open_only = where.state is not None and where.state != "resolved"
-        index = self.keys.open_incidents if open_only else self.keys.incidents
-        return await self._call(
-            lambda: self._scan(index, after, limit, lambda ids: self._incidents(ids, _Read()), keep)
-        )
+        async def work() -> Page[Incident]:
+            k = self.keys
+            # Each filter names a sorted set of the incidents it keeps (in declaration order, as the listing
+            # is): walk the smallest, checking the other filters on what it holds.
+            candidates: list[str] = []
+            if where.state == "open":
+                candidates.append(k.open_incidents)
+            elif where.state is not None:
+                candidates.append(k.incidents_where("state", where.state))
+            if where.severity is not None:
+                candidates.append(k.incidents_where("severity", where.severity))
+            if where.service is not None:
+                candidates.append(k.incidents_where("service", where.service))
+            index = k.incidents
+            if candidates:
+                await self._ensure_index()
+                pipe = self.r.pipeline(transaction=False)
+                for key in candidates:
+                    pipe.zcard(key)
+                sizes = await pipe.execute()
+                index = min(zip(sizes, candidates, strict=True))[1]
+            return await self._scan(index, after, limit, lambda ids: self._incidents(ids, _Read()), keep)
+
+        return await self._call(work)
+
+    async def _ensure_index(self) -> None:
+        """Index the incidents stored before the listing index existed (once per store, marked when done)."""
+        if self._indexed:
+            return
+        k = self.keys
+        if not await self.r.exists(k.incidents_indexed):
+            total = 0
+            todo = [i.decode() for i in await self.r.zrange(k.incidents, 0, -1)]
+            for _ in range(5):  # an incident changed between its read and its indexing is read again
+                later: list[str] = []
+                for start in range(0, len(todo), SCAN):
+                    chunk = todo[start : start + SCAN]
+                    args: list[Any] = [k.base]
+                    for iid, row in zip(chunk, await self._rows("incident", chunk), strict=True):
+                        if row is not None:
+                            incident = codec.incident_from(codec.loads(row[1]))
+                            args += [iid, row[0], incident.state.value, incident.severity.value, incident.service]
+                    done, moved = await self._index_incidents(args=args)
+                    total += int(done)
+                    later += [m.decode() for m in moved]
+                todo = later
+                if not todo:
+                    break
+            await self.r.set(k.incidents_indexed, "1")
+            log.info("redis_listing_index_built", incidents=total, left=len(todo))
+        self._indexed = True
 
     async def list_alerts(self, status: str | None, limit: int, after: str | None) -> Page[Alert]:
         return await self._call(
@@ -764,6 +1052,31 @@ class RedisStore(RedisOverrides, RedisSilences):
             return counts
 
         return await self._call(work)
+
+
+async def _off_loop_if(big: bool, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in a thread when it is big (tens of thousands of members), so that the event loop goes on."""
+    return await asyncio.to_thread(work, *args) if big else work(*args)
+
+
+def _pairs(ids: tuple[str, ...], sets: list[set[bytes]]) -> list[tuple[str, str]]:
+    return [(iid, fp.decode()) for iid, members in zip(ids, sets, strict=True) for fp in members]
+
+
+def _firing_members(pairs: list[tuple[str, str]], found: list[Alert]) -> list[tuple[str, Alert]]:
+    """Of the (incident, fingerprint) pairs, those whose alert still fires in that incident, in order."""
+    by_fp = {a.fingerprint: a for a in found}
+    return [
+        (iid, by_fp[fp])
+        for iid, fp in sorted(pairs)
+        if fp in by_fp and by_fp[fp].status is AlertStatus.FIRING and by_fp[fp].incident_id == iid
+    ]
+
+
+def _old(a: Alert) -> str:
+    if a.status is AlertStatus.RESOLVED:
+        return "r"
+    return "f" if a.incident_id else "o"
 
 
 def _entry(e: TimelineEntry) -> dict[str, str]:

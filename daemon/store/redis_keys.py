@@ -123,6 +123,19 @@ class Keys:
     def resolved_incidents(self) -> str:  # sorted set: resolved incident id -> resolved_at
         return self("incidents", "resolved")
 
+    # incidents:<field>:<value> -> sorted set: id -> order of declaration, of the incidents whose ``field`` (state,
+    # severity or service) has that value now; incidents:by:<field> -> hash: id -> the value it is indexed under.
+    # Kept by COMMIT, for filtered listings; built once for incidents stored before it (incidents:indexed).
+    def incidents_where(self, field: str, value: str) -> str:
+        return self("incidents", field, value)
+
+    def incidents_by(self, field: str) -> str:
+        return self("incidents", "by", field)
+
+    @property
+    def incidents_indexed(self) -> str:  # set once every incident stored before the index is in it
+        return self("incidents", "indexed")
+
     @property
     def alerts(self) -> str:  # sorted set: fingerprint -> order of first arrival
         return self("alerts")

@@ -7,68 +7,125 @@ local base = ARGV[1]
 local function k(...) return base .. table.concat({...}, ':') end
 -- A key's version comes from one counter, so a key whose version is deleted (purged) never repeats one.
 local function bump(ck) redis.call('SET', k('keyv', ck), redis.call('INCR', k('seq', 'keyv'))) end
+-- The listing index (see Keys.incidents_where): move incident ``id`` to ``value`` of ``field``.
+local function index(id, field, value, seq)
+  local by = k('incidents', 'by', field)
+  local old = redis.call('HGET', by, id)
+  if old == value then return end
+  if old then redis.call('ZREM', k('incidents', field, old), id) end
+  redis.call('ZADD', k('incidents', field, value), seq, id)
+  redis.call('HSET', by, id, value)
+end
+local function unindex(id)
+  for _, field in ipairs({'state', 'severity', 'service'}) do
+    local by = k('incidents', 'by', field)
+    local old = redis.call('HGET', by, id)
+    if old then redis.call('ZREM', k('incidents', field, old), id) end
+    redis.call('HDEL', by, id)
+  end
+end
 """
 
-# ARGV[2]: the decision as JSON (see RedisStore._payload). Checks every version the decision read; on any
-# difference nothing is written and the caller loads again and decides again (optimistic concurrency).
+# ARGV[2..]: the decision, flat (see RedisStore._payload): counted sections of plain strings, so that nothing is
+# decoded in Lua (cjson on the alerts' JSON cost more than the writes). Checks every version the decision read; on
+# any difference nothing is written and the caller loads again and decides again (optimistic concurrency).
 COMMIT = (
     _PRELUDE
     + """
-local p = cjson.decode(ARGV[2])
+local at = 1
+local function nxt() at = at + 1; return ARGV[at] end
+local function count() return tonumber(nxt()) end
+local token, settle_ms, nkey_ttl, webhook_ttl = nxt(), nxt(), nxt(), nxt()
 -- A commit sent again (redis-py retrying after a lost reply) that already ran answers as it did; one whose
 -- caller settled it as never stored (FENCE) stays unstored, so each decision lands once or not at all.
-if redis.call('EXISTS', k('decided', p.token)) == 1 then return {'ok'} end
-if redis.call('EXISTS', k('fenced', p.token)) == 1 then return {'fenced'} end
+if redis.call('EXISTS', k('decided', token)) == 1 then return {'ok'} end
+if redis.call('EXISTS', k('fenced', token)) == 1 then return {'fenced'} end
+local locks = {}
+for i = 1, count() do locks[i] = nxt() end
+local check_alerts, check_incidents, check_keys, check_webhooks, new_incidents = {}, {}, {}, {}, {}
+for i = 1, count() do check_alerts[i] = {nxt(), tonumber(nxt())} end
+for i = 1, count() do check_incidents[i] = {nxt(), tonumber(nxt())} end
+for i = 1, count() do check_keys[i] = {nxt(), tonumber(nxt())} end
+for i = 1, count() do check_webhooks[i] = nxt() end
+for i = 1, count() do new_incidents[i] = nxt() end
+local alerts, incidents = {}, {}
+-- Per alert: ``old`` is what the stored alert was when read (its version is checked below, so it still is):
+-- '' none, 'o' firing in no incident, 'f' firing in ``was``, 'r' resolved. The sets that follow from it are touched
+-- only where they change, and a new alert's order comes from one INCRBY for all of them.
+-- The alerts' small fields come in one JSON array (one argument, not eight: redis-py packs each argument in
+-- Python), each alert's document after it, left as it is.
+local fresh = 0
+local n_alerts = count()
+local meta = n_alerts > 0 and cjson.decode(nxt()) or {}
+for i = 1, n_alerts do
+  local m = meta[i]
+  alerts[i] = {fp = m[1], v = m[2], d = nxt(), ck = m[3], orphan = m[4] == 1, was = m[5], firing_in = m[6],
+               ended = m[7], old = m[8]}
+  if alerts[i].old == '' then fresh = fresh + 1 end
+end
+for i = 1, count() do
+  incidents[i] = {id = nxt(), v = nxt(), d = nxt(), resolved = nxt(), state = nxt(), severity = nxt(), service = nxt()}
+end
 -- An incident locked by a decision that lost too many races for it is left to that decision for a moment.
 local function held(id)
   local holder = redis.call('GET', k('lock', id))
-  return holder and holder ~= p.token
+  return holder and holder ~= token
 end
-for _, i in ipairs(p.incidents) do
+for _, i in ipairs(incidents) do
   if held(i.id) then return {'conflict', 'locked ' .. i.id} end
 end
-for id, _ in pairs(p.checks.incidents) do
-  if held(id) then return {'conflict', 'locked ' .. id} end
+for _, c in ipairs(check_incidents) do
+  if held(c[1]) then return {'conflict', 'locked ' .. c[1]} end
 end
-for fp, v in pairs(p.checks.alerts) do
-  if tonumber(redis.call('HGET', k('alert', fp), 'v') or '0') ~= v then return {'conflict', 'alert ' .. fp} end
+for _, c in ipairs(check_alerts) do
+  if tonumber(redis.call('HGET', base .. 'alert:' .. c[1], 'v') or '0') ~= c[2] then
+    return {'conflict', 'alert ' .. c[1]}
+  end
 end
-for id, v in pairs(p.checks.incidents) do
-  if tonumber(redis.call('HGET', k('incident', id), 'v') or '0') ~= v then return {'conflict', 'incident ' .. id} end
+for _, c in ipairs(check_incidents) do
+  if tonumber(redis.call('HGET', k('incident', c[1]), 'v') or '0') ~= c[2] then
+    return {'conflict', 'incident ' .. c[1]}
+  end
 end
-for ck, v in pairs(p.checks.keys) do
-  if tonumber(redis.call('GET', k('keyv', ck)) or '0') ~= v then return {'conflict', 'key ' .. ck} end
+for _, c in ipairs(check_keys) do
+  if tonumber(redis.call('GET', k('keyv', c[1])) or '0') ~= c[2] then return {'conflict', 'key ' .. c[1]} end
 end
-for _, id in ipairs(p.checks.new_incidents) do
+for _, id in ipairs(new_incidents) do
   if redis.call('EXISTS', k('incident', id)) == 1 then return {'conflict', 'incident exists ' .. id} end
 end
-for _, id in ipairs(p.checks.webhooks) do
+for _, id in ipairs(check_webhooks) do
   if redis.call('EXISTS', k('webhook', id)) == 1 then return {'conflict', 'webhook ' .. id} end
 end
 
-for _, a in ipairs(p.alerts) do
-  local key = k('alert', a.fp)
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('ZADD', k('alerts'), redis.call('INCR', k('seq', 'alerts')), a.fp)
+local order = 0
+-- Key names built inline in the loops below: k()'s vararg table costs more than the command it names.
+local all_alerts = k('alerts')
+if fresh > 0 then order = redis.call('INCRBY', k('seq', 'alerts'), fresh) - fresh end
+for _, a in ipairs(alerts) do
+  if a.old == '' then
+    order = order + 1
+    redis.call('ZADD', all_alerts, order, a.fp)
   end
-  redis.call('HSET', key, 'v', a.v, 'd', a.d)
-  local changed
-  if a.orphan then
-    changed = redis.call('SADD', k('orphans', a.ck), a.fp)
+  redis.call('HSET', base .. 'alert:' .. a.fp, 'v', a.v, 'd', a.d)
+  -- orphans:<key> and unplaced hold exactly the firing alerts in no incident.
+  if a.orphan and a.old ~= 'o' then
+    redis.call('SADD', k('orphans', a.ck), a.fp)
     redis.call('SADD', k('unplaced'), a.fp)
-  else
-    changed = redis.call('SREM', k('orphans', a.ck), a.fp)
+    bump(a.ck)
+  elseif a.old == 'o' and not a.orphan then
+    redis.call('SREM', k('orphans', a.ck), a.fp)
     redis.call('SREM', k('unplaced'), a.fp)
+    bump(a.ck)
   end
-  if changed == 1 then bump(a.ck) end
   -- firing:<incident> holds the incident's firing alerts (what a resolve ends and a page names).
-  if a.was then redis.call('SREM', k('firing', a.was), a.fp) end
-  if a.firing_in then redis.call('SADD', k('firing', a.firing_in), a.fp) end
-  if a.ended then redis.call('ZADD', k('alerts', 'resolved'), a.ended, a.fp)
-  else redis.call('ZREM', k('alerts', 'resolved'), a.fp) end
+  local stays = a.old == 'f' and a.was == a.firing_in
+  if a.old == 'f' and not stays then redis.call('SREM', k('firing', a.was), a.fp) end
+  if a.firing_in ~= '' and not stays then redis.call('SADD', base .. 'firing:' .. a.firing_in, a.fp) end
+  if a.ended ~= '' then redis.call('ZADD', k('alerts', 'resolved'), a.ended, a.fp)
+  elseif a.old == 'r' then redis.call('ZREM', k('alerts', 'resolved'), a.fp) end
 end
 
-for _, i in ipairs(p.incidents) do
+for _, i in ipairs(incidents) do
   local key = k('incident', i.id)
   local seq = redis.call('ZSCORE', k('incidents'), i.id)
   if not seq then
@@ -76,52 +133,66 @@ for _, i in ipairs(p.incidents) do
     redis.call('ZADD', k('incidents'), seq, i.id)
   end
   redis.call('HSET', key, 'v', i.v, 'd', i.d)
-  if i.resolved then
+  if i.resolved ~= '' then
     redis.call('ZREM', k('incidents', 'open'), i.id)
     redis.call('ZADD', k('incidents', 'resolved'), i.resolved, i.id)
   else
     redis.call('ZADD', k('incidents', 'open'), seq, i.id)
     redis.call('ZREM', k('incidents', 'resolved'), i.id)
   end
+  index(i.id, 'state', i.state, seq)
+  index(i.id, 'severity', i.severity, seq)
+  index(i.id, 'service', i.service, seq)
 end
 
-for ck, id in pairs(p.pointers) do
+for _ = 1, count() do
+  local ck, id = nxt(), nxt()
   redis.call('SET', k('key', ck), id)
   bump(ck)
 end
-for _, m in ipairs(p.members) do redis.call('SADD', k('members', m[1]), m[2]) end
-for _, e in ipairs(p.timeline) do redis.call('RPUSH', k('timeline', e[1]), e[2]) end
-
-for _, t in ipairs(p.timers_cancelled) do
-  redis.call('ZREM', k('timers'), t[1])
-  redis.call('DEL', k('timer', t[1]))
-  redis.call('SREM', k('itimers', t[2]), t[1])
+for _ = 1, count() do
+  local id, fp = nxt(), nxt()
+  redis.call('SADD', base .. 'members:' .. id, fp)
 end
-for _, t in ipairs(p.timers_set) do
-  redis.call('ZADD', k('timers'), t.due, t.key)
-  redis.call('SET', k('timer', t.key), t.d)
-  redis.call('SADD', k('itimers', t.iid), t.key)
+for _ = 1, count() do
+  local id, entry = nxt(), nxt()
+  redis.call('RPUSH', base .. 'timeline:' .. id, entry)
 end
 
-for _, n in ipairs(p.notifications) do
+for _ = 1, count() do
+  local key, iid = nxt(), nxt()
+  redis.call('ZREM', k('timers'), key)
+  redis.call('DEL', k('timer', key))
+  redis.call('SREM', k('itimers', iid), key)
+end
+for _ = 1, count() do
+  local key, due, d, iid = nxt(), nxt(), nxt(), nxt()
+  redis.call('ZADD', k('timers'), due, key)
+  redis.call('SET', k('timer', key), d)
+  redis.call('SADD', k('itimers', iid), key)
+end
+
+for _ = 1, count() do
+  local key, d, created, iid = nxt(), nxt(), nxt(), nxt()
   -- The idempotency key: a step already queued (by any replica, any retry) is not queued again.
-  if redis.call('SET', k('nkey', n.key), '1', 'NX', 'EX', p.nkey_ttl) then
-    redis.call('HSET', k('note', n.key), 'd', n.d, 'a', 0, 'i', n.iid)
-    redis.call('ZADD', k('outbox'), n.at, n.key)
-    redis.call('SADD', k('inotes', n.iid), n.key)
+  if redis.call('SET', k('nkey', key), '1', 'NX', 'EX', nkey_ttl) then
+    redis.call('HSET', k('note', key), 'd', d, 'a', 0, 'i', iid)
+    redis.call('ZADD', k('outbox'), created, key)
+    redis.call('SADD', k('inotes', iid), key)
     -- The incident's order: a later entry is claimed only once this one is recorded (CLAIM_NOTIFICATIONS).
-    redis.call('ZADD', k('iorder', n.iid), redis.call('INCR', k('seq', 'outbox')), n.key)
+    redis.call('ZADD', k('iorder', iid), redis.call('INCR', k('seq', 'outbox')), key)
   end
 end
-for _, id in ipairs(p.webhooks) do redis.call('SET', k('webhook', id), '1', 'EX', p.webhook_ttl) end
-for _, x in ipairs(p.silences) do
-  redis.call('HSET', k('silences'), x[1], x[2])
-  redis.call('ZADD', k('silences', 'ends'), x[3], x[1])
+for _ = 1, count() do redis.call('SET', k('webhook', nxt()), '1', 'EX', webhook_ttl) end
+for _ = 1, count() do
+  local id, d, ends = nxt(), nxt(), nxt()
+  redis.call('HSET', k('silences'), id, d)
+  redis.call('ZADD', k('silences', 'ends'), ends, id)
 end
-for _, id in ipairs(p.locks) do
-  if redis.call('GET', k('lock', id)) == p.token then redis.call('DEL', k('lock', id)) end
+for _, id in ipairs(locks) do
+  if redis.call('GET', k('lock', id)) == token then redis.call('DEL', k('lock', id)) end
 end
-redis.call('SET', k('decided', p.token), '1', 'PX', p.settle_ms)
+redis.call('SET', k('decided', token), '1', 'PX', settle_ms)
 return {'ok'}
 """
 )
@@ -395,6 +466,7 @@ redis.call('DEL', k('incident', id), k('timeline', id), k('members', id), k('iti
 redis.call('ZREM', k('incidents'), id)
 redis.call('ZREM', k('incidents', 'open'), id)
 redis.call('ZREM', k('incidents', 'resolved'), id)
+unindex(id)
 return 1
 """
 )
@@ -426,5 +498,94 @@ VERSIONS = (
 local out = {}
 for i = 2, #ARGV do out[i - 1] = redis.call('HGET', k('alert', ARGV[i]), 'v') end
 return out
+"""
+)
+
+# What most decisions read first, in one call (redis-py's cost per command and per round trip is what shows in a
+# storm): ARGV[2..] counted sections of fingerprints, correlation keys, incident ids and schedules, then the time
+# from which silences may hold an alert ('' for none). Returns {alert v, d pairs; per key its version, pointer and
+# the pointed incident's v, d; incident v, d pairs; per schedule its overrides; {the data of the silences ending
+# after the time, HLEN of the silences, ZCARD of their ends}}.
+# Flagged no-writes (Redis 7), so that a write pause (CLIENT PAUSE WRITE, a failover) holds a decision at its commit,
+# as plain reads did, not at its first read.
+PREFETCH = (
+    "#!lua flags=no-writes\n"
+    + _PRELUDE
+    + """
+local at = 1
+local function nxt() at = at + 1; return ARGV[at] end
+local function count() return tonumber(nxt()) end
+local alerts, keys, incidents, overrides = {}, {}, {}, {}
+for _ = 1, count() do
+  local row = redis.call('HMGET', base .. 'alert:' .. nxt(), 'v', 'd')
+  table.insert(alerts, row[1])
+  table.insert(alerts, row[2])
+end
+for _ = 1, count() do
+  local ck = nxt()
+  local pointer = redis.call('GET', k('key', ck))
+  table.insert(keys, redis.call('GET', k('keyv', ck)))
+  table.insert(keys, pointer)
+  local row = {false, false}
+  if pointer then row = redis.call('HMGET', k('incident', pointer), 'v', 'd') end
+  table.insert(keys, row[1])
+  table.insert(keys, row[2])
+end
+for _ = 1, count() do
+  local row = redis.call('HMGET', k('incident', nxt()), 'v', 'd')
+  table.insert(incidents, row[1])
+  table.insert(incidents, row[2])
+end
+for _ = 1, count() do table.insert(overrides, redis.call('HVALS', k('overrides', nxt()))) end
+local silences = {}
+local from = nxt()
+if from ~= '' then
+  local ids = redis.call('ZRANGEBYSCORE', k('silences', 'ends'), '(' .. from, '+inf')
+  local data = {}
+  for i, id in ipairs(ids) do data[i] = redis.call('HGET', k('silences'), id) end
+  silences = {data, redis.call('HLEN', k('silences')), redis.call('ZCARD', k('silences', 'ends'))}
+end
+return {alerts, keys, incidents, overrides, silences}
+"""
+)
+
+# ARGV[2] the kind ('alert' or 'incident'), ARGV[3..] ids: each one's v, d (false, false where absent). One command
+# per chunk instead of one HMGET each: redis-py's cost is per command, on the event loop.
+ROWS = (
+    "#!lua flags=no-writes\n"
+    + _PRELUDE
+    + """
+local out = {}
+for i = 3, #ARGV do
+  local row = redis.call('HMGET', base .. ARGV[2] .. ':' .. ARGV[i], 'v', 'd')
+  table.insert(out, row[1])
+  table.insert(out, row[2])
+end
+return out
+"""
+)
+
+# ARGV[2..]: id, version, state, severity, service of incidents stored before the listing index existed (read and
+# decoded by the caller). Each is indexed unless a commit has indexed it since. Returns {how many were indexed, the
+# ids changed since they were read (to read again)}.
+INDEX_INCIDENTS = (
+    _PRELUDE
+    + """
+local n, moved = 0, {}
+for i = 2, #ARGV, 5 do
+  local id = ARGV[i]
+  local seq = redis.call('ZSCORE', k('incidents'), id)
+  if seq and redis.call('HEXISTS', k('incidents', 'by', 'state'), id) == 0 then
+    if redis.call('HGET', k('incident', id), 'v') == ARGV[i + 1] then
+      index(id, 'state', ARGV[i + 2], seq)
+      index(id, 'severity', ARGV[i + 3], seq)
+      index(id, 'service', ARGV[i + 4], seq)
+      n = n + 1
+    else
+      table.insert(moved, id)
+    end
+  end
+end
+return {n, moved}
 """
 )

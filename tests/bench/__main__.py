@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.bench import board, parts
+from tests.bench import board, large, parts
 from tests.bench.loadgen import wrk_path
 from tests.bench.parts import Options, PageRun, StateResult, StormRun, ThroughputRun
 from tests.bench.procs import ALERTMANAGER, REAPER, cpu_probe_ms, require
@@ -32,9 +32,10 @@ from tests.support import ROOT
 TARGETS = ("sqlite", "redis", "alertmanager")
 # The throughput workloads: re-sent alerts (the dedup fast path), changed re-sends, and the storm of new alerts.
 WORKLOADS = ("resend", "changing", "storm")
-PARTS = (*TARGETS, *WORKLOADS, "page", "state", "board")
+PARTS = (*TARGETS, *WORKLOADS, "page", "state", "board", "large")
 FULL = {"duration": 10, "runs": 3, "warmup": 2, "pages": 100, "state_services": 10_000, "board_incidents": 10_000}
 QUICK = {"duration": 3, "runs": 1, "warmup": 1, "pages": 20, "state_services": 1_000, "board_incidents": 1_000}
+LARGE = {"full": 50_000, "quick": 5_000}  # firing alerts of the large part's incident
 # Each workload's shape, unless -D/-S/-R/-B/-C say otherwise (then for every workload of the run).
 PRESETS: dict[str, dict[str, int]] = {
     "resend": {"distinct": 2000, "services": 50, "resends": 10, "batch": 20, "connections": 32},
@@ -115,6 +116,9 @@ def parse(argv: Sequence[str] | None) -> tuple[dict[str, Options], Selection, ar
         type=int,
         help=f"incidents in the store for the board's list figure (default {FULL['board_incidents']:,})",
     )
+    g.add_argument(
+        "--large-alerts", type=int, help=f"firing alerts of the large part's incident (default {LARGE['full']:,})"
+    )
     o = p.add_argument_group("what to run")
     o.add_argument(
         "--only",
@@ -160,6 +164,7 @@ def parse(argv: Sequence[str] | None) -> tuple[dict[str, Options], Selection, ar
         )
         if options[name].connections < options[name].threads:
             p.error("--connections must be at least --threads")
+    args.large_alerts = args.large_alerts or LARGE["quick" if args.quick else "full"]
     return options, selection, args
 
 
@@ -168,7 +173,7 @@ def preflight(selection: Selection) -> None:
     selected = selection.parts
     if set(selection.workloads) - {"storm"} and wrk_path() is None:
         raise SystemExit("bench: wrk not found on PATH; install it (apt-get install wrk), or run --only page,state")
-    if {"redis", "page", "state", "board"} & set(selected):
+    if {"redis", "page", "state", "board", "large"} & set(selected):
         require("redis-server", "install Debian's redis-server (apt-get install redis-server)")
     if "alertmanager" in selected:
         require(ALERTMANAGER, "install Debian's prometheus-alertmanager (apt-get install prometheus-alertmanager)")
@@ -492,7 +497,9 @@ async def storm_part(
     return results
 
 
-async def bench(options: dict[str, Options], selection: Selection, workdir: Path) -> None:
+async def bench(
+    options: dict[str, Options], selection: Selection, workdir: Path, large_alerts: int = LARGE["full"]
+) -> None:
     started = time.monotonic()
     header(options, selection)
     selected = selection.parts
@@ -535,6 +542,12 @@ async def bench(options: dict[str, Options], selection: Selection, workdir: Path
                 open_ = min(100, opts.board_incidents)
                 board.describe_board(await board.board_run(store, opts.board_incidents, open_, run_dir))
             say()
+        if "large" in selected:
+            for store in ("sqlite", "redis"):
+                run_dir = workdir / f"large-{store}"
+                run_dir.mkdir()
+                large.describe_large(await large.large_run(store, large_alerts, run_dir))
+            say()
         say("=" * 100)
         for workload, results in throughput.items():
             throughput_table(workload, results, options[workload])
@@ -566,7 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await bench(options, selection, workdir)
+        await bench(options, selection, workdir, args.large_alerts)
 
     # Ctrl-C stops the bench and everything it started, even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
