@@ -143,3 +143,6 @@ def test_the_large_part_builds_its_incident_and_times_each_step_on_both_stores()
         "list acknowledged incidents",
     ], output
     assert output.count("HTTP 200, acknowledged, 300 alerts") == 2, output
+    for store in ("sqlite", "redis"):  # the Targets table carries the stall bound beside the figure
+        label = rf"large {store}: longest loop stall, 300 alerts acknowledged, timers fired"
+        assert re.search(rf"^  {label}\s+\d+ ms\s+<= 50 ms", output, re.M), output

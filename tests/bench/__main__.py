@@ -542,11 +542,13 @@ async def bench(
                 open_ = min(100, opts.board_incidents)
                 board.describe_board(await board.board_run(store, opts.board_incidents, open_, run_dir))
             say()
+        larges: list[large.LargeResult] = []
         if "large" in selected:
             for store in ("sqlite", "redis"):
                 run_dir = workdir / f"large-{store}"
                 run_dir.mkdir()
-                large.describe_large(await large.large_run(store, large_alerts, run_dir))
+                larges.append(await large.large_run(store, large_alerts, run_dir))
+                large.describe_large(larges[-1])
             say()
         say("=" * 100)
         for workload, results in throughput.items():
@@ -557,7 +559,7 @@ async def bench(
             page_table(pages, opts)
         if states:
             state_table(states)
-        targets_table(storms, throughput, [])
+        targets_table(storms, throughput, [large.target_row(r) for r in larges])
         say(f"bench took {time.monotonic() - started:.0f} s")
     finally:
         await sink.stop()
