@@ -140,6 +140,9 @@ class Renderer:
             else "",
             # Level 0 of a reopened incident: "Reopened by dave: …" or "Reopened: <alert> fired again …"; "" otherwise.
             "reopened": intent.reopened,
+            # A later step of a person's own ladder: whose, and which (0 otherwise).
+            "person": intent.person or "",
+            "person_step": intent.person_step,
             "incident": {
                 "id": incident.id,
                 "title": incident.title,

@@ -207,3 +207,27 @@ async def test_a_hand_declaration_carries_its_note_on_the_first_page(paging: Toc
         "\n"
         "Acknowledge: <ack link>\n" + INCIDENT_LINK
     )
+
+
+@pytest.mark.both_stores
+async def test_a_later_step_of_a_persons_own_ladder_says_whose_and_since_when(
+    paging: Tocsin, http_sink: HttpSink
+) -> None:
+    # team=platform pages the schedule: level 2 (15m) is carol's own ladder, push at once and mail 2m later.
+    await paging.post_alertmanager(am_webhook(am_alert(service="api", team="platform")))
+    await paging.tick()
+    await paging.tick(5 * 60)
+    await paging.tick(10 * 60)
+    assert text(http_sink, "carol-push").startswith(
+        "Unacknowledged for 15m — escalating to level 2.\nSEV1 triggered: 1 alert firing on api.\n"
+    )
+    await paging.tick(2 * 60)
+    assert text(http_sink, "carol-mail") == (
+        "Unacknowledged for 17m — paging carol again (their step 1).\n"
+        "SEV1 triggered: 1 alert firing on api.\n"
+        "\n"
+        "- HighErrorRate (web-1): HighErrorRate on api\n"
+        "\n"
+        "Acknowledge: <ack link>\n"
+        "Incident: http://127.0.0.1:9097/incidents/INC-2026-0001"
+    )

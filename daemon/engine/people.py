@@ -104,6 +104,11 @@ def run(ctx: Ctx, incident: Incident, name: str, step: int, started_at: datetime
                 level=level,
                 round=round_,
                 person=name,
+                person_step=current,
+                # A later step says since when nobody answered, as a later level does.
+                unacknowledged_since=(incident.ladder.episode_started_at if incident.ladder else started_at)
+                if current > 0
+                else None,
             )
         )
         for contact in contacts:

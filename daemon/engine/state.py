@@ -127,6 +127,8 @@ class NotifyIntent:
     skipped: tuple[tuple[int, int], ...] = ()
     # A page to a person: their acknowledge link records them as the actor.
     person: str | None = None
+    # A later step of that person's own ladder (0: their first page of this level).
+    person_step: int = 0
     # The first page of a ladder step: counted as an escalation when it is sent (not if it is not).
     escalation_step: bool = False
     # A page of a later level or round: when nobody has acknowledged since (the ladder's episode start).
