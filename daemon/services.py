@@ -82,7 +82,7 @@ class Services:
         self.link_secret = link_secret
         self.retention.keep, self.scheduler.lease = settings.retention, settings.timer_lease
         if self.outbox is not None and sender is not None:
-            self.outbox.use_sender(sender)
+            self.outbox.use_sender(sender, settings.notify.timeout + NOTIFY_LEASE_MARGIN)
             self.metrics.prepare_channels(sorted({channel for _, channel in settings.channel_references()}))
 
     async def stop_claiming(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -585,3 +586,18 @@ async def test_an_open_incident_at_a_level_the_new_policy_no_longer_has_goes_on_
     assert http_sink.count("oncall-primary") == 2
     await t.tick(60 * 60)  # two rounds in all: nothing more
     assert http_sink.count("oncall-primary") == 2
+
+
+async def test_a_longer_notify_timeout_lengthens_the_claim_of_what_it_sends(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    # A claim must outlast a send: with the old lease a 60 s send could lose its claim to another replica mid-way.
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    assert t.services.outbox is not None
+    assert t.services.outbox.lease == timedelta(seconds=35)  # 5 s + the margin
+    config.write({"notify": {"retries": 0, "timeout": "60s"}})
+    assert (await reload(t))["changed"] == ["notify"]
+    assert t.services.outbox.lease == timedelta(seconds=90)
+    await t.send_fixture(SEV1)
+    await t.tick()
+    assert http_sink.count("oncall-primary") == 1  # the new channels page

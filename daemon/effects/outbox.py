@@ -64,9 +64,11 @@ class OutboxWorker:
         self._stopping = False
         self._sending = Sending(store, sender, self.lanes, clock, metrics, lease, lambda: self._stopping)
 
-    def use_sender(self, sender: AppriseSender) -> None:
-        """A reload's channels: sends that start from now on use them (those under way finish as they began)."""
+    def use_sender(self, sender: AppriseSender, lease: timedelta) -> None:
+        """A reload's channels: sends that start from now on use them (those under way finish as they began), with
+        the lease their timeout needs (a longer ``notify.timeout`` must not outlast the claim of what it sends)."""
         self._sending.sender = sender
+        self.lease = self._sending.lease = lease
 
     def on_decision(self, decision: Decision) -> None:
         if decision.notifications:
