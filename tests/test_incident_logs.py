@@ -218,3 +218,48 @@ async def test_a_missing_link_secret_is_said_once(tmp_path: Path) -> None:
     records = [json.loads(line) for line in process.log.read_text().splitlines()]
     said = [r for r in records if "link_secret is not set" in r.get("message", "") or r["event"] == "no_link_secret"]
     assert [(r["event"], r["level"]) for r in said] == [("config_warning", "warning")]
+
+
+async def test_a_later_step_of_a_persons_own_ladder_is_logged_with_whose_and_which(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, log_lines: LogLines
+) -> None:
+    # deploy/tocsin.yml's page-platform: level 2 (15m) is carol's own ladder, her mail step 2m after her push.
+    t = await make_tocsin({"notify": {"retries": 0}}, sink=http_sink.address)
+    await t.post_alertmanager(am_webhook(am_alert(service="api", team="platform")))
+    await t.tick()
+    await t.tick(5 * 60)
+    await t.tick(10 * 60)
+    await t.tick(2 * 60)
+    [carol] = [r for r in log_lines.named("incident_escalated") if r.get("person") == "carol"]
+    assert {k: v for k, v in carol.items() if k != "timestamp"} == {
+        "event": "incident_escalated",
+        "level": "info",
+        "incident": INCIDENT,
+        "person": "carol",
+        "step": 1,
+        "to_level": 2,
+        "round": 1,
+        "paged": ["carol-mail"],
+    }
+
+
+async def test_a_level_with_nobody_to_page_is_logged_at_warning(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, log_lines: LogLines
+) -> None:
+    # A level whose only target is a rotation with nobody on call now (daytime, at night) pages no one.
+    gap = {"levels": [{"after": "0s", "notify": ["oncall:platform/daytime"]}]}
+    quiet = await make_tocsin({"notify": {"retries": 0}, "policies": {"page-platform": gap}}, sink=http_sink.address)
+    await quiet.post_alertmanager(am_webhook(am_alert(service="web", team="platform")))
+    await quiet.tick()
+    nobody = [r for r in log_lines.named("incident_escalated") if r["paged"] == []]
+    assert [{k: v for k, v in r.items() if k != "timestamp"} for r in nobody] == [
+        {
+            "event": "incident_escalated",
+            "level": "warning",
+            "incident": INCIDENT,
+            "to_level": 0,
+            "round": 1,
+            "policy": "page-platform",
+            "paged": [],
+        }
+    ]
