@@ -13,8 +13,10 @@ import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -256,6 +258,29 @@ def test_hostile_alert_text_stays_text(server: TocsinProcess, desktop: Watched) 
     assert page.locator("main img, main b, main script").count() == 0
     assert page.locator("a[href^='javascript']").count() == 0
     page.hover(".annotations")  # nothing to trigger
+
+
+def test_times_read_in_the_readers_own_time_zone(server: TocsinProcess, browser: Browser) -> None:
+    incident = fire(server, am_alert("ClockCheck", service="browser-clock"))
+    context = browser.new_context(viewport=DESKTOP, timezone_id="Europe/Berlin", locale="en-US")
+    watched = Watched(context)
+    try:
+        page = signed_in(watched, server)
+        page.goto(f"{server.url}/incidents/{incident}")
+        declared = page.locator("dd time[datetime]").first
+        expect(declared).to_have_attribute("data-local", "1")
+        stamp = declared.get_attribute("datetime")
+        assert stamp is not None
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        berlin = at.astimezone(ZoneInfo("Europe/Berlin"))
+        zone = "GMT+1" if berlin.utcoffset() == timedelta(hours=1) else "GMT+2"
+        assert declared.inner_text() == berlin.strftime("%Y-%m-%d %H:%M:%S ") + zone
+        assert declared.get_attribute("title") == at.strftime("%Y-%m-%d %H:%M:%S UTC")  # UTC on hover
+        # Every time on the page, timeline included, is the reader's.
+        assert page.locator("time[datetime]:not([data-local])").count() == 0
+    finally:
+        context.close()
+    assert watched.problems == []
 
 
 def test_phone_pages_fit_the_screen(server: TocsinProcess, phone: Watched, shots: Path) -> None:

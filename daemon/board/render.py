@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from daemon.board.visitor import Visitor
 from daemon.http.keys import SERVICES
@@ -53,8 +54,17 @@ def age(since: datetime, now: datetime) -> str:
     return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
 
 
-def when(at: datetime | None) -> str:
+def utc(at: datetime | None) -> str:
     return "" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def when(at: datetime | None) -> Markup:
+    """A time in UTC as the page's text; board.js shows it in the reader's own time zone (UTC kept as its title):
+    the person paged at 3 a.m. reads their own clock, and without JavaScript the page still says UTC."""
+    if at is None:
+        return Markup("")
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(stamp, utc(at), utc(at))
 
 
 _env = jinja2.Environment(
@@ -64,7 +74,7 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(web_link=web_link, when=when, duration=format_duration)
+_env.filters.update(web_link=web_link, when=when, utc=utc, duration=format_duration)
 
 
 def render(request: web.Request, who: Visitor | None, template: str, status: int = 200, **context: Any) -> web.Response:

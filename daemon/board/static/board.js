@@ -34,11 +34,36 @@
         var fresh = new DOMParser().parseFromString(text, "text/html");
         document.querySelectorAll("[data-live]").forEach(function (old) {
           var next = old.id && fresh.getElementById(old.id);
-          if (next && next.innerHTML !== old.innerHTML && !dirty(old)) old.replaceWith(document.importNode(next, true));
+          if (next && next.innerHTML !== old.innerHTML && !dirty(old)) {
+            var part = document.importNode(next, true);
+            old.replaceWith(part);
+            localize(part);
+          }
         });
       })
       .catch(function () { /* offline for a moment: try again at the next tick */ });
   }
+
+  // Times come in UTC; each is shown in the reader's own time zone, its UTC kept as the title (hover).
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function zoneName(d) {
+    try {
+      var parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d);
+      for (var i = 0; i < parts.length; i++) if (parts[i].type === "timeZoneName") return parts[i].value;
+    } catch (e) { /* an old browser: the offset below */ }
+    var off = -d.getTimezoneOffset();
+    return "UTC" + (off < 0 ? "-" : "+") + two(Math.floor(Math.abs(off) / 60)) + ":" + two(Math.abs(off) % 60);
+  }
+  function localize(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d.getTime()) || t.getAttribute("data-local")) return;
+      t.textContent = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+        two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds()) + " " + zoneName(d);
+      t.setAttribute("data-local", "1");
+    });
+  }
+  localize(document);
 
   if (main) setInterval(refresh, Math.max(1000, parseInt(main.getAttribute("data-refresh"), 10) || 5000));
 
