@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -23,11 +24,13 @@ from daemon.store import Store, open_store
 from daemon.store.base import Delivery, IncidentFilter, Queue
 from daemon.store.cursor import BadCursor
 from daemon.store.redis import RedisStore
+from daemon.store.sqlite import SqliteStore
 from notifiers.render import Renderer
 from rules.matchers import Matcher, MatchType
 from rules.severity import Severity
 from rules.silences import Silence
 from tests.damage import write_raw
+from tests.programs import until
 from tests.redis_server import RedisServer
 from tests.support import make_settings
 
@@ -464,6 +467,103 @@ async def test_unplaced_firing_alerts_are_loaded_with_their_keys(
     assert [a.fingerprint for a in loaded.unplaced] == ["info1"]
     assert [a.fingerprint for a in loaded.orphans['{service="queue"}']] == ["info1"]
     assert loaded.unplaced[0] is loaded.orphans['{service="queue"}'][0]  # one object per alert
+
+
+# -- group decisions: webhooks waiting on the same keys are decided in turn on one slice, committed as one ---------
+
+CHECKOUT = '{service="checkout"}'
+
+
+async def test_new_alerts_of_one_key_decided_as_a_group_make_one_incident_paged_once(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    slices: list[Slice] = []
+    # The first takes its turn at once (on SQLite all three are one batch); the two behind it wait on the same
+    # key and are taken as one group: the second decides on what the first changed in the slice.
+    decided = await asyncio.gather(
+        p.submit(AlertsReceived((alert("g0", severity="info"),)), slices.append),
+        p.submit(AlertsReceived((alert("g1"),)), slices.append),
+        p.submit(AlertsReceived((alert("g2"),)), slices.append),
+    )
+    assert slices[1] is slices[2]  # one group: one slice
+    (incident,) = (await store.list_incidents(IncidentFilter(), 10, None)).items
+    view = await store.get_incident(incident.id)
+    assert view is not None
+    assert {"g1", "g2"} <= {a.fingerprint for a in view.alerts}
+    assert [e.kind for e in view.timeline].count(Kind.DECLARED) == 1
+    (page,) = (await store.claim_notifications(clock.now(), 10, LEASE, "c1")).items
+    assert (page.incident_id, page.level) == (incident.id, 0)
+    # Each caller has its own decision: the one that declared says so, the one that joined does not.
+    assert [decided[n].alerts[f"g{n}"].incident_id for n in (1, 2)] == [incident.id, incident.id]
+    assert [[s.event for s in d.said].count("incident_declared") for d in decided[1:]] == [1, 0]
+
+
+async def test_a_decision_that_raises_inside_a_group_leaves_the_others_stored(
+    store: Store, pipeline_for: Callable[[Store], Pipeline]
+) -> None:
+    p = pipeline_for(store)
+
+    def boom(s: Slice) -> Decision:
+        # It spoils the slice before raising: the others must not decide on what it left.
+        s.latest_by_key.clear()
+        s.incidents.clear()
+        raise RuntimeError("bug in the engine")
+
+    failed: list[Decision] = []
+    outcomes = await asyncio.gather(
+        p.submit(AlertsReceived((alert("r0", severity="info"),))),
+        p.submit(AlertsReceived((alert("r1"),))),
+        store.decide(Needs(keys=frozenset({CHECKOUT})), boom, failed.append),
+        p.submit(AlertsReceived((alert("r2"),))),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[2], RuntimeError)
+    assert failed == []
+    assert all(isinstance(o, Decision) for i, o in enumerate(outcomes) if i != 2), outcomes
+    (incident,) = (await store.list_incidents(IncidentFilter(), 10, None)).items
+    view = await store.get_incident(incident.id)
+    assert view is not None
+    assert {"r1", "r2"} <= {a.fingerprint for a in view.alerts}
+    assert view.incident.firing_alerts == len(view.alerts)
+
+
+@pytest.mark.sqlite_only  # the writer's queue: redis has none, a late decision there is dropped after deciding
+async def test_a_withdrawn_decision_inside_a_group_is_not_applied(
+    tmp_path: Path, pipeline_for: Callable[[Store], Pipeline]
+) -> None:
+    url = f"sqlite:///{tmp_path}/withdrawn.db"
+    store = open_store(url)
+    await store.open()
+    try:
+        p = pipeline_for(store)
+        slices: list[Slice] = []
+        other = sqlite3.connect(tmp_path / "withdrawn.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the write lock: the batch waits for it, not yet begun
+        try:
+            sent = [asyncio.create_task(p.submit(AlertsReceived((alert(f"w{n}"),)), slices.append)) for n in range(3)]
+            assert isinstance(store, SqliteStore)
+
+            async def taken() -> bool | None:
+                return True if not store._queue else None
+
+            await asyncio.sleep(0)  # each runs up to its wait for the writer
+            await until(taken, "the batch to wait for the write lock", 5)
+            sent[1].cancel()  # its caller gives up (a 503) before the batch began
+            with pytest.raises(asyncio.CancelledError):
+                await sent[1]
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        kept = await asyncio.gather(sent[0], sent[2])
+        assert len(slices) == 2
+        assert slices[0] is slices[1]  # the two others: one group
+        assert {a.fingerprint for a in (await store.list_alerts(None, 10, None)).items} == {"w0", "w2"}
+        (incident,) = (await store.list_incidents(IncidentFilter(), 10, None)).items
+        assert [kept[0].alerts["w0"].incident_id, kept[1].alerts["w2"].incident_id] == [incident.id, incident.id]
+        assert incident.firing_alerts == 2
+    finally:
+        await store.close()
 
 
 # -- the queue contract (daemon/store/base.py) ------------------------------------------------------------------

@@ -48,6 +48,7 @@ from daemon.store.base import (
     StoreUnavailable,
     report_commit,
 )
+from daemon.store.grouping import groupable, merge, union
 from daemon.store.overrides import StoredOverride
 from daemon.store.redis_keys import Keys
 from daemon.store.redis_overrides import RedisOverrides
@@ -151,51 +152,6 @@ class _Job:
     deadline: float
     future: asyncio.Future[Decision]
     taken: bool = False
-
-
-def _groupable(needs: Needs) -> bool:
-    """Alerts arriving (and declarations) commit in groups: taken one after the other on one slice they decide
-    as one webhook carrying them all would. Lifecycle, timer and mirror decisions, which read an incident's
-    members, timers or unplaced alerts, commit alone."""
-    return not (needs.members or needs.unplaced or needs.resume or needs.timer_owners or needs.webhook_ids)
-
-
-def _union(all_needs: list[Needs]) -> Needs:
-    """What a group of decisions reads: everything any of them needs (silences from the earliest ``now``)."""
-    at = [n.silences_at for n in all_needs if n.silences]
-    return Needs(
-        fingerprints=frozenset().union(*(n.fingerprints for n in all_needs)),
-        keys=frozenset().union(*(n.keys for n in all_needs)),
-        firing=frozenset().union(*(n.firing for n in all_needs)),
-        incident_ids=frozenset().union(*(n.incident_ids for n in all_needs)),
-        members=any(n.members for n in all_needs),
-        webhook_ids=frozenset().union(*(n.webhook_ids for n in all_needs)),
-        overrides=frozenset().union(*(n.overrides for n in all_needs)),
-        silences=bool(at),
-        silences_at=None if not at or None in at else min(a for a in at if a is not None),
-        timer_owners=frozenset().union(*(n.timer_owners for n in all_needs)),
-        unplaced=any(n.unplaced for n in all_needs),
-        resume=any(n.resume for n in all_needs),
-    )
-
-
-def _merge(decisions: list[Decision]) -> Decision:
-    """Decisions taken one after the other on one slice, as one commit writes them: the last state of each row."""
-    m = Decision()
-    for d in decisions:
-        m.alerts.update(d.alerts)
-        m.incidents.update(d.incidents)
-        m.memberships |= d.memberships
-        m.timeline += d.timeline
-        for key in d.timers_cancelled:
-            m.cancel_timer(key)
-        for timer in d.timers_set.values():
-            m.set_timer(timer)
-        m.notifications += d.notifications
-        m.pointers.update(d.pointers)
-        m.webhooks |= d.webhooks
-        m.silences += d.silences
-    return m
 
 
 @dataclass
@@ -383,8 +339,8 @@ class RedisStore(RedisOverrides, RedisSilences):
                 else:
                     if not job.taken:
                         batch = [job]
-                        if _groupable(needs):
-                            others = (j for j in waiting if j is not job and not j.taken and _groupable(j.needs))
+                        if groupable(needs):
+                            others = (j for j in waiting if j is not job and not j.taken and groupable(j.needs))
                             batch += list(others)[: GROUP - 1]
                         for j in batch:
                             j.taken = True
@@ -424,7 +380,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         token = uuid.uuid4().hex
         locked: list[str] = []
         conflicts = 0
-        needs = jobs[0].needs if len(jobs) == 1 else _union([j.needs for j in jobs])
+        needs = jobs[0].needs if len(jobs) == 1 else union([j.needs for j in jobs])
         try:
             while True:
                 ids = _Ids(self._pool)
@@ -458,7 +414,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                         raise error
                     late.future.set_exception(error)
                     return late
-                decision = decisions[0] if len(decisions) == 1 else _merge(decisions)
+                decision = decisions[0] if len(decisions) == 1 else merge(decisions)
                 created = [i for i in decision.incidents if i not in read.incidents]
                 payload = self._payload(decision, read, created, token, locked)
                 try:

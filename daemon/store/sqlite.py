@@ -2,7 +2,9 @@
 
 Decisions queue up while a commit is in flight and go into the next transaction together (each in
 its own SAVEPOINT, so one failing decision does not take the others with it); no caller is answered
-before the COMMIT that holds its decision. A caller waits ``write_timeout`` at most: a decision not yet begun
+before the COMMIT that holds its decision. Consecutive alert decisions of a batch are taken as a group: one
+load, each decided in turn on that slice, one write, in one SAVEPOINT; one that raises leaves the group and
+the others are taken again without it. A caller waits ``write_timeout`` at most: a decision not yet begun
 by then is withdrawn (never stored); one begun lands or not with its transaction, and its effects follow it.
 At most ``max_pending`` writes wait: a decision beyond them is refused at once. All SQLite calls run in
 threads: the event loop never waits on the disk.
@@ -46,6 +48,7 @@ from daemon.store.base import (
     StoreUnavailable,
     report_commit,
 )
+from daemon.store.grouping import groupable, merge, union
 from daemon.store.schema import migrate
 from daemon.store.sqlite_overrides import SqliteOverrides, overrides_of
 from daemon.store.sqlite_silences import SqliteSilences, save_silences, silences_at
@@ -55,6 +58,7 @@ T = TypeVar("T")
 log = structlog.get_logger("tocsin.store")
 _CHUNK = 500  # ids per IN (...) clause
 _MAX_BATCH = 256  # decisions per group commit
+_GROUP = 32  # decisions taken on one slice at most (a raising one makes the others decide again)
 PURGE_BATCH = 500  # incidents or alerts forgotten per transaction
 # Due outbox entries a claim looks at per entry it may take: some wait behind an earlier entry of their incident.
 _SCAN_FACTOR = 4
@@ -112,6 +116,9 @@ class _Job:
     future: asyncio.Future[Any]
     committed: Callable[[Any], None] | None
     state: _State = _State.QUEUED
+    # A decision's own parts, so that the writer may take it in a group (``work`` takes it alone).
+    needs: Needs | None = None
+    decide: Decide | None = None
 
 
 # The indexed columns of alerts as a decision read them, by fingerprint: (status, correlation_key, incident_id,
@@ -200,12 +207,18 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
 
     # -- the writer ---------------------------------------------------------------------------------
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T], committed: Callable[[T], None] | None = None) -> T:
+    async def _write(
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        committed: Callable[[T], None] | None = None,
+        needs: Needs | None = None,
+        decide: Decide | None = None,
+    ) -> T:
         if self._closing:
             raise StoreUnavailable("the store is closing")
         if self._drainer is None or self._drainer.done():
             raise StoreUnavailable("the store's writer is not running")
-        job = _Job(work, asyncio.get_running_loop().create_future(), committed)
+        job = _Job(work, asyncio.get_running_loop().create_future(), committed, needs=needs, decide=decide)
         self._queue.append(job)
         self._wake.set()
         deadline = asyncio.timeout(self.write_timeout)
@@ -270,7 +283,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
                 job.future.set_result(outcome)
 
     def _commit(self, batch: list[_Job]) -> list[Any]:
-        """One transaction for the batch, a savepoint per decision; never raises (the drainer must live)."""
+        """One transaction for the batch, a savepoint per decision or group; never raises (the drainer must live)."""
         conn = self._wconn
         if conn is None:
             return [StoreUnavailable("the store is closed")] * len(batch)
@@ -287,28 +300,82 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
 
     def _transaction(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[Any]:
         conn.execute("BEGIN IMMEDIATE")
-        outcomes: list[Any] = []
+        outcomes: dict[_Job, Any] = {}
+        group: list[_Job] = []
         for job in batch:
             # Checked once the write lock is ours: a job whose caller gave up meanwhile is never applied.
-            with self._turn:
-                if job.state is _State.QUEUED:
-                    job.state = _State.APPLIED
-            if job.state is not _State.APPLIED:
-                outcomes.append(_WITHDRAWN)
+            if not self._begin(job):
+                outcomes[job] = _WITHDRAWN
                 continue
-            conn.execute("SAVEPOINT decision")
-            try:
-                outcomes.append(job.work(conn))
-            except sqlite3.Error as exc:
-                if not conn.in_transaction:
-                    raise  # SQLite rolled the whole transaction back itself (disk full, I/O error): all fail
-                conn.execute("ROLLBACK TO decision")
-                outcomes.append(StoreUnavailable(f"cannot write: {exc}"))
-            except Exception as exc:
-                conn.execute("ROLLBACK TO decision")
-                outcomes.append(exc)
-            conn.execute("RELEASE decision")
+            if job.needs is not None and groupable(job.needs) and len(group) < _GROUP:
+                group.append(job)
+                continue
+            if group:
+                outcomes.update(self._group(conn, group))
+                group = []
+            if job.needs is not None and groupable(job.needs):
+                group.append(job)
+            else:
+                outcomes[job] = self._alone(conn, job)
+        if group:
+            outcomes.update(self._group(conn, group))
         conn.execute("COMMIT")
+        return [outcomes[job] for job in batch]
+
+    def _begin(self, job: _Job) -> bool:
+        with self._turn:
+            if job.state is _State.QUEUED:
+                job.state = _State.APPLIED
+        return job.state is _State.APPLIED
+
+    @staticmethod
+    def _alone(conn: sqlite3.Connection, job: _Job) -> Any:
+        conn.execute("SAVEPOINT decision")
+        try:
+            outcome = job.work(conn)
+        except sqlite3.Error as exc:
+            if not conn.in_transaction:
+                raise  # SQLite rolled the whole transaction back itself (disk full, I/O error): all fail
+            conn.execute("ROLLBACK TO decision")
+            outcome = StoreUnavailable(f"cannot write: {exc}")
+        except Exception as exc:
+            conn.execute("ROLLBACK TO decision")
+            outcome = exc
+        conn.execute("RELEASE decision")
+        return outcome
+
+    def _group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> dict[_Job, Any]:
+        """Decide ``jobs`` in turn on one slice and write them as one, in one savepoint. A decision that raises
+        leaves the group: the others are decided again, on a fresh load, as if it had never been there. A load
+        or a write that fails (no one decision to blame) has each job taken alone, as it would have been."""
+        outcomes: dict[_Job, Any] = {}
+        left = list(jobs)
+        while len(left) > 1:
+            conn.execute("SAVEPOINT decision")
+            decisions: list[Decision] | None = None
+            try:
+                indexed: _Indexed = {}
+                s = self._load(conn, union([j.needs for j in left if j.needs is not None]), indexed)
+                decisions = []
+                for job in left:
+                    assert job.decide is not None
+                    decisions.append(job.decide(s))
+                self._store(conn, merge(decisions), indexed)
+            except Exception as exc:
+                if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
+                    raise  # the whole transaction is gone: every decision of the batch fails
+                conn.execute("ROLLBACK TO decision")
+                conn.execute("RELEASE decision")
+                if decisions is None or len(decisions) == len(left):
+                    break  # the load or the write failed: each is taken alone below
+                failed = left.pop(len(decisions))
+                outcomes[failed] = StoreUnavailable(f"cannot write: {exc}") if isinstance(exc, sqlite3.Error) else exc
+                continue
+            conn.execute("RELEASE decision")
+            outcomes.update(zip(left, decisions, strict=True))
+            return outcomes
+        for job in left:
+            outcomes[job] = self._alone(conn, job)
         return outcomes
 
     # -- decisions ----------------------------------------------------------------------------------
@@ -328,7 +395,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
             self._store(conn, decision, indexed)
             return decision
 
-        return await self._write(work, functools.partial(report_commit, committed))
+        return await self._write(work, functools.partial(report_commit, committed), needs, decide)
 
     def _load(self, conn: sqlite3.Connection, needs: Needs, indexed: _Indexed | None = None) -> Any:
         """The slice ``needs`` names; ``indexed`` learns the indexed columns of the alerts read by fingerprint."""
