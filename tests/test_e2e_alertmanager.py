@@ -99,6 +99,12 @@ def am_post(labels: dict[str, str], starts_at: datetime, ends_at: datetime | Non
     return alert
 
 
+async def post_watchdog(am: Program) -> None:
+    """The always-firing Watchdog, as Prometheus posts it, for the next hour."""
+    now = datetime.now(UTC)
+    await am.post("/api/v2/alerts", [am_post({"alertname": "Watchdog", "service": ""}, now, now + timedelta(hours=1))])
+
+
 async def tocsin_api(daemon: TocsinProcess, path: str) -> Any:
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
     async with aiohttp.ClientSession() as session, session.get(f"{daemon.url}{path}", headers=headers) as response:
@@ -181,10 +187,7 @@ async def test_alertmanager_watchdog_keeps_the_heartbeat_up_until_it_stops(tmp_p
         daemon.start()
         await daemon.wait_ready()
         await am.start()
-        now = datetime.now(UTC)
-        await am.post(
-            "/api/v2/alerts", [am_post({"alertname": "Watchdog", "service": ""}, now, now + timedelta(hours=1))]
-        )
+        await post_watchdog(am)
 
         async def state(wanted: str) -> dict[str, Any] | None:
             [found] = (await tocsin_api(daemon, "/api/v1/heartbeats"))["heartbeats"]
@@ -223,10 +226,7 @@ async def test_make_alertmanager_runs_the_deploy_file_in_front_of_a_local_tocsin
         daemon.start()
         await daemon.wait_ready()
         await am.start()
-        now = datetime.now(UTC)
-        await am.post(
-            "/api/v2/alerts", [am_post({"alertname": "Watchdog", "service": ""}, now, now + timedelta(hours=1))]
-        )
+        await post_watchdog(am)
 
         async def pinged() -> dict[str, Any] | None:
             beats = {b["name"]: b for b in (await tocsin_api(daemon, "/api/v1/heartbeats"))["heartbeats"]}

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,6 +239,23 @@ def pct_core(cpu: float, seconds: float) -> float:
     return cpu / seconds * 100 if seconds else math.nan
 
 
+def ratio_rows(results: Mapping[str, Sequence[ThroughputRun] | Sequence[StormRun]]) -> list[list[str]]:
+    """Each target's alerts/s and CPU per alert as ratios to Alertmanager's, when it ran (medians of the runs)."""
+    if "alertmanager" not in results:
+        return []
+
+    def med(name: str, figure: str) -> float:
+        return median(getattr(r, figure) for r in results[name])
+
+    return [
+        [label, *(ratio(med(n, figure), med("alertmanager", figure)) for n in results)]
+        for label, figure in (
+            ("alerts/s, tocsin / Alertmanager", "alerts_s"),
+            ("CPU per alert, tocsin / Alertmanager", "cpu_per_1k"),
+        )
+    ]
+
+
 def throughput_table(workload: str, results: dict[str, list[ThroughputRun]], opts: Options) -> None:
     names = list(results)
     rows: list[list[str]] = []
@@ -278,13 +295,7 @@ def throughput_table(workload: str, results: dict[str, list[ThroughputRun]], opt
     row("generator CPU, % of one core", lambda r: pct_core(r.fixed_client.cpu, r.fixed["elapsed"]))
     row("other processes' CPU, % of one core", lambda r: pct_core(r.other_cpu, r.wrk.duration))
     row("CPU probe ms (lower: faster machine)", lambda r: r.probe_ms)
-    if "alertmanager" in results:
-        am_rate = med("alertmanager", lambda r: r.alerts_s)
-        am_cpu = med("alertmanager", lambda r: r.cpu_per_1k)
-        rows.append(["alerts/s, tocsin / Alertmanager", *(ratio(med(n, lambda r: r.alerts_s), am_rate) for n in names)])
-        rows.append(
-            ["CPU per alert, tocsin / Alertmanager", *(ratio(med(n, lambda r: r.cpu_per_1k), am_cpu) for n in names)]
-        )
+    rows += ratio_rows(results)
     what = "re-sent alerts" if workload == "resend" else "changed re-sends"
     table(
         f"{workload}: throughput and latency, {what} (median of {opts.runs} run(s) of {opts.duration} s)",
@@ -322,13 +333,7 @@ def storm_table(results: dict[str, list[StormRun]], opts: Options) -> None:
     row("client CPU, % of one core", lambda r: pct_core(r.client_cpu, r.elapsed))
     row("other processes' CPU, % of one core", lambda r: pct_core(r.other_cpu, r.elapsed))
     row("CPU probe ms (lower: faster machine)", lambda r: r.probe_ms)
-    if "alertmanager" in results:
-        am_rate = med("alertmanager", lambda r: r.alerts_s)
-        am_cpu = med("alertmanager", lambda r: r.cpu_per_1k)
-        rows.append(["alerts/s, tocsin / Alertmanager", *(ratio(med(n, lambda r: r.alerts_s), am_rate) for n in names)])
-        rows.append(
-            ["CPU per alert, tocsin / Alertmanager", *(ratio(med(n, lambda r: r.cpu_per_1k), am_cpu) for n in names)]
-        )
+    rows += ratio_rows(results)
     table(
         f"storm: new alerts, every pass on a fresh store (median of {opts.runs} run(s) of at least {opts.duration} s)",
         ["figure", *names],
@@ -445,6 +450,13 @@ def prepare_all(opts: Options, targets: list[str], workdir: Path) -> dict[str, p
     return {name: built["alertmanager" if name == "alertmanager" else "tocsin"] for name in targets}
 
 
+def make_target(name: str, run_dir: Path, sink: parts.PageSink) -> parts.Target:
+    """The server of one target, started fresh in ``run_dir``."""
+    if name == "alertmanager":
+        return parts.AlertmanagerTarget(run_dir)
+    return parts.TocsinTarget(name, run_dir, sink.address)
+
+
 async def throughput_part(
     workload: str, opts: Options, targets: list[str], workdir: Path, sink: parts.PageSink
 ) -> dict[str, list[ThroughputRun]]:
@@ -458,12 +470,7 @@ async def throughput_part(
         for name in targets:
             run_dir = workdir / f"{workload}-{name}-{n}"
             run_dir.mkdir()
-            target: parts.Target = (
-                parts.AlertmanagerTarget(run_dir)
-                if name == "alertmanager"
-                else parts.TocsinTarget(name, run_dir, sink.address)
-            )
-            result = await parts.throughput_run(opts, target, prepared[name], run_dir)
+            result = await parts.throughput_run(opts, make_target(name, run_dir, sink), prepared[name], run_dir)
             parts.describe_run(n, result, opts.connections, opts.duration)
             results.setdefault(name, []).append(result)
     say()
@@ -485,11 +492,7 @@ async def storm_part(
             while run.elapsed < opts.duration and len(run.passes) < opts.max_passes:
                 pass_dir = workdir / f"storm-{name}-{n}-{len(run.passes) + 1}"
                 pass_dir.mkdir()
-                target: parts.Target = (
-                    parts.AlertmanagerTarget(pass_dir)
-                    if name == "alertmanager"
-                    else parts.TocsinTarget(name, pass_dir, sink.address)
-                )
+                target = make_target(name, pass_dir, sink)
                 run.passes.append(await parts.storm_pass(opts, target, prepared[name], pass_dir))
             parts.describe_storm_run(n, run)
             results.setdefault(name, []).append(run)

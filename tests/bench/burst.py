@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.bench.loadgen import read_bodies, run_client
 from tests.bench.report import summarize
 
 
@@ -100,17 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     args = p.parse_args(argv)
-    bodies = [line for line in args.bodies.read_bytes().split(b"\n") if line]
-    headers = dict(h.split(": ", 1) for h in args.header)
-    work = burst(args.url, bodies, headers, args.connections)
-    try:
-        import uvloop
-    except ImportError:
-        result = asyncio.run(work)
-    else:
-        result = uvloop.run(work)
-    sys.stdout.write(json.dumps(result) + "\n")
-    return 0
+    bodies, headers = read_bodies(args.bodies), dict(h.split(": ", 1) for h in args.header)
+    return run_client(burst(args.url, bodies, headers, args.connections))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,9 +224,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     p.add_argument("--offset", type=int, default=0, help="start at this body")
     args = p.parse_args(argv)
-    bodies = [line for line in args.bodies.read_bytes().split(b"\n") if line]
-    headers = dict(h.split(": ", 1) for h in args.header)
-    work = open_loop(args.url, bodies, headers, args.rate, args.duration, args.connections, args.offset)
+    bodies, headers = read_bodies(args.bodies), dict(h.split(": ", 1) for h in args.header)
+    return run_client(open_loop(args.url, bodies, headers, args.rate, args.duration, args.connections, args.offset))
+
+
+def read_bodies(path: Path) -> list[bytes]:
+    """The request bodies a client process sends: one per line of the file the bench wrote."""
+    return [line for line in path.read_bytes().split(b"\n") if line]
+
+
+def run_client(work: Coroutine[Any, Any, dict[str, Any]]) -> int:
+    """Run a client's work on uvloop when it is installed, and print its result as one JSON line."""
     try:
         import uvloop
     except ImportError:
