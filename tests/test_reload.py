@@ -601,3 +601,18 @@ async def test_a_longer_notify_timeout_lengthens_the_claim_of_what_it_sends(
     await t.send_fixture(SEV1)
     await t.tick()
     assert http_sink.count("oncall-primary") == 1  # the new channels page
+
+
+async def test_a_body_accepted_before_is_judged_again_under_lowered_limits(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    # Bodies are parsed once and remembered by their bytes; the limits they parsed under are part of that memory.
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    body = am_webhook(am_alert(**{f"extra{i}": "x" for i in range(6)}))
+    assert (await t.post_alertmanager(body)).status == 200
+    assert (await t.post_alertmanager(body)).status == 200  # the re-send, answered from what was parsed
+    config.write({"limits": {"max_labels_per_alert": 8}})
+    await reload(t)
+    refused = await t.post_alertmanager(body)
+    assert refused.status == 422
+    assert (await refused.json())["error"]["details"] == {"limit": "max_labels_per_alert", "max": 8, "alert": 0}

@@ -14,8 +14,9 @@ from daemon.engine.events import Action
 from daemon.http import ack, api, health, heartbeats, ingest, oncall, openapi, reload, silences
 from daemon.http.body import BodyBudget
 from daemon.http.errors import error_middleware
-from daemon.http.keys import BODY_BUDGET, RELOADER, SERVICES
+from daemon.http.keys import BODY_BUDGET, RECENT_WEBHOOKS, RELOADER, SERVICES
 from daemon.http.rejections import REJECTIONS, RejectionLog
+from daemon.ingest.recent import RecentBodies
 from daemon.reloading import Reloader
 from daemon.services import start_services
 from daemon.store.base import Store
@@ -38,6 +39,7 @@ def build_app(
     limits = settings.limits
     app[BODY_BUDGET] = BodyBudget(BODY_BUDGET_BODIES * max(limits.max_body_bytes, limits.max_event_bytes))
     app[REJECTIONS] = RejectionLog()
+    app[RECENT_WEBHOOKS] = RecentBodies()
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         services = await start_services(settings, clock, registry, store, background)

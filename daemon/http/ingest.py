@@ -20,7 +20,7 @@ from daemon.config.settings import GrafanaOnCallIntegration
 from daemon.engine.events import AcknowledgeAlert, AlertIn, AlertsReceived, PagerDutyIncident
 from daemon.http.body import read_body, require_json
 from daemon.http.errors import json_response
-from daemon.http.keys import BODY_BUDGET, SERVICES
+from daemon.http.keys import BODY_BUDGET, RECENT_WEBHOOKS, SERVICES
 from daemon.http.rejections import REJECTIONS, named_field
 from daemon.ingest import alertmanager, grafana_oncall, pagerduty_events, pagerduty_webhooks
 from daemon.ingest.auth import presented_secret, token_matches
@@ -87,7 +87,11 @@ async def _alertmanager_hook(
         scope = credentials(request)
         require_json(request)
         raw = await read_body(request, settings.limits.max_body_bytes, request.app[BODY_BUDGET])
-        hook = await off_loop_if_big(raw, alertmanager.parse, raw, settings.limits)
+        recent = request.app[RECENT_WEBHOOKS]
+        hook = recent.get(raw, settings.limits)
+        if hook is None:
+            hook = await off_loop_if_big(raw, alertmanager.parse, raw, settings.limits)
+            recent.put(raw, settings.limits, hook)
     except IngestError as exc:
         _reject(request, source, exc)
         raise
