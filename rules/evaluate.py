@@ -20,6 +20,44 @@ def classify(rules: Sequence[SeverityRule], labels: Mapping[str, str]) -> tuple[
     return UNMATCHED, None
 
 
+class Verdicts:
+    """``classify`` for one list of rules, kept by the values of the labels those rules name: a storm's alerts
+    differ in their instance, not in what decides their severity. A missing label matches as the empty value
+    (as in Alertmanager), so those values are all a verdict depends on; bounded, as labels are the sender's."""
+
+    CAPACITY = 4096
+    MAX_KEY_CHARS = 512  # longer values are classified each time rather than kept
+
+    def __init__(self, rules: Sequence[SeverityRule]) -> None:
+        self.rules = rules
+        self._names = tuple(sorted({m.name for rule in rules for m in rule.matchers}))
+        self._kept: dict[tuple[str, ...], tuple[Severity, str | None]] = {}
+
+    def __call__(self, labels: Mapping[str, str]) -> tuple[Severity, str | None]:
+        key = tuple([labels.get(name, "") for name in self._names])
+        found = self._kept.get(key)
+        if found is None:
+            found = classify(self.rules, labels)
+            if sum(map(len, key)) <= self.MAX_KEY_CHARS:
+                if len(self._kept) >= self.CAPACITY:
+                    self._kept.clear()
+                self._kept[key] = found
+        return found
+
+
+_last: Verdicts | None = None
+
+
+def classify_kept(rules: Sequence[SeverityRule], labels: Mapping[str, str]) -> tuple[Severity, str | None]:
+    """``classify`` through the ``Verdicts`` of these very rules (held, so their identity cannot be reused;
+    another list, after a reload, starts afresh)."""
+    global _last
+    verdicts = _last
+    if verdicts is None or verdicts.rules is not rules:
+        verdicts = _last = Verdicts(rules)
+    return verdicts(labels)
+
+
 def select_route(routes: Sequence[Route], severity: Severity, labels: Mapping[str, str]) -> Route | None:
     """First route whose severities (if any) include ``severity`` and whose matchers all match."""
     for route in routes:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.config.loader import load_settings
-from rules.evaluate import classify, select_route
+from rules.evaluate import Verdicts, classify, classify_kept, select_route
 from rules.matchers import Matcher, MatchType, matches_all, parse_matcher
 from rules.models import SeverityRule
 from rules.severity import Severity
@@ -267,6 +269,34 @@ def test_example_rules_on_the_fixture_alerts() -> None:
     assert classify(rules, {**critical, "severity": "Critical"}) == (Severity.SEV4, "default")
     assert classify(rules, {**warning, "severity": "info"}) == (Severity.SEV4, "default")
     assert classify(rules, {k: v for k, v in warning.items() if k != "severity"}) == (Severity.SEV4, "default")
+
+
+RULES = [
+    SeverityRule(name="prod-critical", matchers=['severity="critical"', 'env="prod"'], severity="SEV1"),
+    SeverityRule(name="critical", matchers=['severity=~"critical|page|error"'], severity="SEV2"),
+    SeverityRule(name="not-staging", matchers=['env!="staging"', 'team!~"sand.*"'], severity="SEV3"),
+    SeverityRule(name="default", severity="SEV4"),
+]
+VALUES = st.sampled_from(["", "critical", "page", "prod", "staging", "sandbox", "sand", "x" * 600])
+LABEL_SETS = st.dictionaries(st.sampled_from(["severity", "env", "team", "instance"]), VALUES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LABEL_SETS, min_size=1, max_size=40))
+def test_kept_verdicts_are_the_rules_verdicts(label_sets: list[dict[str, str]]) -> None:
+    # Verdicts kept by the values of the labels the rules name agree with the rules read afresh, in any order,
+    # for labels the rules don't name (instance), missing labels and values too long to keep.
+    verdicts = Verdicts(RULES)
+    for labels in label_sets + label_sets:
+        assert verdicts(labels) == classify(RULES, labels)
+        assert classify_kept(RULES, labels) == classify(RULES, labels)
+
+
+def test_kept_verdicts_follow_a_reload_of_the_rules() -> None:
+    labels = {"severity": "critical", "env": "prod"}
+    assert classify_kept(RULES, labels) == (Severity.SEV1, "prod-critical")
+    reloaded = [SeverityRule(name="all-sev2", severity="SEV2")]
+    assert classify_kept(reloaded, labels) == (Severity.SEV2, "all-sev2")
 
 
 def test_example_routes_pick_the_policy() -> None:
