@@ -73,6 +73,7 @@ from daemon.store.redis_scripts import (
     VERSIONS,
 )
 from daemon.store.redis_silences import RedisSilences
+from daemon.store.redis_wire import pack_in_one_pass
 from daemon.timefmt import iso
 from rules.silences import Silence
 
@@ -244,6 +245,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         else:
             self._redis = aioredis.Redis.from_url(self.url, **common)
         r = self._redis
+        pack_in_one_pass(r.connection_pool)
         self._commit = r.register_script(COMMIT)
         self._fence = r.register_script(FENCE)
         self._claim_timers = r.register_script(CLAIM_TIMERS)
