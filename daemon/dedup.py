@@ -20,19 +20,6 @@ from daemon.engine.events import AlertIn
 Pending = asyncio.Future[None]
 
 
-def _digest(report: AlertIn) -> int:
-    return hash(
-        (
-            report.fingerprint,
-            report.status,
-            report.starts_at,
-            report.ends_at,
-            report.generator_url,
-            tuple(report.annotations.items()),
-        )
-    )
-
-
 class SeenReports:
     """What was last committed per fingerprint, bounded: it is a cache, and forgetting only costs a decision."""
 
@@ -56,7 +43,7 @@ class SeenReports:
             if report.starts_at is None:
                 fresh.append(report)
                 continue
-            key, digest = hash(report.fingerprint), _digest(report)
+            key, digest = hash(report.fingerprint), report.digest
             seen = last.get(key)
             if seen is not None and seen[0] == digest:
                 del last[key]
@@ -80,7 +67,7 @@ class SeenReports:
         future: Pending = asyncio.get_running_loop().create_future()
         for report in reports:
             if report.starts_at is not None:
-                self._pending[hash(report.fingerprint)] = (_digest(report), future)
+                self._pending[hash(report.fingerprint)] = (report.digest, future)
         return future
 
     def end(
@@ -97,7 +84,7 @@ class SeenReports:
                 del self._pending[key]
             if error is None and report.fingerprint in versions:
                 last.pop(key, None)
-                last[key] = (_digest(report), versions[report.fingerprint])
+                last[key] = (report.digest, versions[report.fingerprint])
         if not future.done():
             if error is None:
                 future.set_result(None)

@@ -24,6 +24,22 @@ class AlertIn:
     ends_at: datetime | None = None
     generator_url: str = ""
     links: list[dict[str, str]] = field(default_factory=list)
+    # What the ingest fast path compares with the last report committed (daemon/dedup.py), worked out once: it is
+    # asked when the report is sorted, when its decision begins and when it ends. A report is never changed
+    # once made (a scoped copy is a new report, with its own).
+    digest: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.digest = hash(
+            (
+                self.fingerprint,
+                self.status,
+                self.starts_at,
+                self.ends_at,
+                self.generator_url,
+                tuple(self.annotations.items()),
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
