@@ -51,6 +51,7 @@ from daemon.store.base import (
 from daemon.store.grouping import groupable, merge, union
 from daemon.store.schema import migrate
 from daemon.store.sqlite_overrides import SqliteOverrides, overrides_of
+from daemon.store.sqlite_rows import delete_keys, insert_rows
 from daemon.store.sqlite_silences import SqliteSilences, save_silences, silences_at
 from daemon.timefmt import iso
 
@@ -484,74 +485,74 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         raise TypeError(f"unknown query {query!r}")
 
     def _store(self, conn: sqlite3.Connection, d: Decision, indexed: _Indexed | None = None) -> None:
+        # Multi-row statements throughout (sqlite_rows says why): one GIL hand-off per statement, not per row.
         if d.alerts:
             self._store_alerts(conn, d.alerts.values(), indexed or {})
         if d.incidents:
-            conn.executemany(
-                "INSERT INTO incidents (id, state, severity, service, correlation_key, resolved_at, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            insert_rows(
+                conn,
+                "INSERT INTO incidents (id, state, severity, service, correlation_key, resolved_at, data) VALUES",
+                [self._incident_row(i) for i in d.incidents.values()],
                 "ON CONFLICT (id) DO UPDATE SET state = excluded.state, severity = excluded.severity, "
                 "service = excluded.service, correlation_key = excluded.correlation_key, "
                 "resolved_at = excluded.resolved_at, data = excluded.data",
-                [self._incident_row(i) for i in d.incidents.values()],
             )
         if d.pointers:
-            conn.executemany(
-                "INSERT OR REPLACE INTO keys (correlation_key, incident_id) VALUES (?, ?)", d.pointers.items()
+            insert_rows(
+                conn, "INSERT OR REPLACE INTO keys (correlation_key, incident_id) VALUES", list(d.pointers.items())
             )
         if d.memberships:
-            conn.executemany(
-                "INSERT OR IGNORE INTO incident_alerts (incident_id, fingerprint) VALUES (?, ?)", d.memberships
+            insert_rows(
+                conn, "INSERT OR IGNORE INTO incident_alerts (incident_id, fingerprint) VALUES", list(d.memberships)
             )
         if d.timeline:
-            conn.executemany(
-                "INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES (?, ?, ?, ?, ?)",
+            insert_rows(
+                conn,
+                "INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES",
                 [(e.incident_id, iso(e.at), e.actor, e.kind.value, e.text) for e in d.timeline],
             )
         if d.timers_cancelled:
-            conn.executemany("DELETE FROM timers WHERE key = ?", [(k,) for k in d.timers_cancelled])
+            delete_keys(conn, "timers", "key", list(d.timers_cancelled))
         if d.timers_set:
-            conn.executemany(
-                "INSERT OR REPLACE INTO timers (key, incident_id, due_at, data) VALUES (?, ?, ?, ?)",
+            insert_rows(
+                conn,
+                "INSERT OR REPLACE INTO timers (key, incident_id, due_at, data) VALUES",
                 [(t.key, t.incident_id, _ts(t.due_at), codec.dumps(t)) for t in d.timers_set.values()],
             )
         if d.webhooks:
             now = time.time()
-            rows = [(w, now) for w in d.webhooks]
-            conn.executemany("INSERT OR IGNORE INTO webhooks (id, seen_at) VALUES (?, ?)", rows)
+            insert_rows(conn, "INSERT OR IGNORE INTO webhooks (id, seen_at) VALUES", [(w, now) for w in d.webhooks])
             conn.execute("DELETE FROM webhooks WHERE seen_at < ?", (now - WEBHOOK_MEMORY.total_seconds(),))
         if d.silences:
             save_silences(conn, d.silences)
         if d.notifications:
             # The idempotency key makes a repeated decision add no second notification.
-            conn.executemany(
-                "INSERT OR IGNORE INTO outbox (key, incident_id, status, attempts, next_attempt_at, data) "
-                "VALUES (?, ?, 'pending', 0, ?, ?)",
-                [(n.key, n.incident_id, _ts(n.created_at), codec.dumps(n)) for n in d.notifications],
+            insert_rows(
+                conn,
+                "INSERT OR IGNORE INTO outbox (key, incident_id, status, attempts, next_attempt_at, data) VALUES",
+                [(n.key, n.incident_id, "pending", 0, _ts(n.created_at), codec.dumps(n)) for n in d.notifications],
             )
 
     @staticmethod
     def _store_alerts(conn: sqlite3.Connection, alerts: Iterable[Alert], indexed: _Indexed) -> None:
         """An alert whose indexed columns are as this decision read them (an annotation changed, say) rewrites
-        its row only: the upsert names every indexed column, so SQLite would rewrite each of its index entries."""
-        rows, changed = [], []
+        its data only: the other upsert names every indexed column, so SQLite would rewrite each index entry."""
+        rows: list[tuple[Any, ...]] = []
+        changed: list[tuple[Any, ...]] = []
         for a in alerts:
             columns = (a.status.value, a.correlation_key, a.incident_id, _ts(a.ends_at) if a.ends_at else None)
-            if indexed.get(a.fingerprint) == columns:
-                changed.append((codec.dumps(a), a.fingerprint))
-            else:
-                rows.append((a.fingerprint, *columns, codec.dumps(a)))
-        if changed:
-            conn.executemany("UPDATE alerts SET data = ? WHERE fingerprint = ?", changed)
-        if rows:
-            conn.executemany(
-                "INSERT INTO alerts (fingerprint, status, correlation_key, incident_id, ends_at, data) "
-                "VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (fingerprint) DO UPDATE SET status = excluded.status, "
-                "correlation_key = excluded.correlation_key, incident_id = excluded.incident_id, "
-                "ends_at = excluded.ends_at, data = excluded.data",
-                rows,
-            )
+            row = (a.fingerprint, *columns, codec.dumps(a))
+            (changed if indexed.get(a.fingerprint) == columns else rows).append(row)
+        head = "INSERT INTO alerts (fingerprint, status, correlation_key, incident_id, ends_at, data) VALUES"
+        insert_rows(conn, head, changed, "ON CONFLICT (fingerprint) DO UPDATE SET data = excluded.data")
+        insert_rows(
+            conn,
+            head,
+            rows,
+            "ON CONFLICT (fingerprint) DO UPDATE SET status = excluded.status, "
+            "correlation_key = excluded.correlation_key, incident_id = excluded.incident_id, "
+            "ends_at = excluded.ends_at, data = excluded.data",
+        )
 
     @staticmethod
     def _incident_row(i: Incident) -> tuple[str, str, str, str, str, float | None, bytes]:
