@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from daemon.config.settings import LimitsConfig
+from daemon.http.keys import RECENT_WEBHOOKS
 from daemon.ingest.recent import RecentBodies
 from tests.support import Tocsin, am_alert, am_webhook
 
@@ -32,6 +33,21 @@ async def test_a_resent_body_is_counted_as_deduplicated_each_time(tocsin: Tocsin
     received = tocsin.registry.get_sample_value("tocsin_alerts_received_total", {"source": "alertmanager"})
     deduplicated = tocsin.registry.get_sample_value("tocsin_alerts_deduplicated_total", {"source": "alertmanager"})
     assert (received, deduplicated) == (20, 15)
+
+
+async def test_only_bodies_that_changed_nothing_are_remembered(tocsin: Tocsin) -> None:
+    # In a storm of new or changed alerts every body comes once: none is kept. A re-send is kept for the next.
+    remembered = tocsin.client.app[RECENT_WEBHOOKS]
+    first = am_webhook(am_alert(instance="web-1"), am_alert(instance="web-2"))
+    changed = am_webhook(am_alert(instance="web-1", summary="now worse"), am_alert(instance="web-2"))
+    assert (await tocsin.post_alertmanager(first)).status == 200
+    assert (await tocsin.post_alertmanager(changed)).status == 200
+    assert len(remembered) == 0
+    assert (await tocsin.post_alertmanager(changed)).status == 200
+    assert len(remembered) == 1
+    assert (await tocsin.post_alertmanager(changed)).status == 200
+    deduplicated = tocsin.registry.get_sample_value("tocsin_alerts_deduplicated_total", {"source": "alertmanager"})
+    assert (len(remembered), deduplicated) == (1, 1 + 2 + 2)
 
 
 def test_the_bytes_held_stay_bounded_and_the_oldest_go_first() -> None:

@@ -609,8 +609,8 @@ async def test_a_body_accepted_before_is_judged_again_under_lowered_limits(
     # Bodies are parsed once and remembered by their bytes; the limits they parsed under are part of that memory.
     t = await make_tocsin(NOTIFY, sink=http_sink.address)
     body = am_webhook(am_alert(**{f"extra{i}": "x" for i in range(6)}))
-    assert (await t.post_alertmanager(body)).status == 200
-    assert (await t.post_alertmanager(body)).status == 200  # the re-send, answered from what was parsed
+    for _ in range(3):  # new, then a re-send (remembered as it changed nothing), then answered from memory
+        assert (await t.post_alertmanager(body)).status == 200
     config.write({"limits": {"max_labels_per_alert": 8}})
     await reload(t)
     refused = await t.post_alertmanager(body)

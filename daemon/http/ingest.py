@@ -89,9 +89,9 @@ async def _alertmanager_hook(
         raw = await read_body(request, settings.limits.max_body_bytes, request.app[BODY_BUDGET])
         recent = request.app[RECENT_WEBHOOKS]
         hook = recent.get(raw, settings.limits)
+        remembered = hook is not None
         if hook is None:
             hook = await off_loop_if_big(raw, alertmanager.parse, raw, settings.limits)
-            recent.put(raw, settings.limits, hook)
     except IngestError as exc:
         _reject(request, source, exc)
         raise
@@ -101,6 +101,11 @@ async def _alertmanager_hook(
     except StoreUnavailable:
         svc.metrics.rejected.labels(source, "store_unavailable").inc()
         raise
+    if not remembered and alerts and decision.deduplicated + decision.stale == len(alerts):
+        # A body that changed nothing is a re-send, and will be sent again as it is. One that brought news is
+        # not kept: in a storm of new or changed alerts each body comes once, and keeping them all would only
+        # churn memory and the garbage collector.
+        recent.put(raw, settings.limits, hook)
     if hook.truncated:
         svc.metrics.truncated.labels(source).inc(hook.truncated)
         log.warning(
