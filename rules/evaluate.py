@@ -45,19 +45,6 @@ class Verdicts:
         return found
 
 
-_last: Verdicts | None = None
-
-
-def classify_kept(rules: Sequence[SeverityRule], labels: Mapping[str, str]) -> tuple[Severity, str | None]:
-    """``classify`` through the ``Verdicts`` of these very rules (held, so their identity cannot be reused;
-    another list, after a reload, starts afresh)."""
-    global _last
-    verdicts = _last
-    if verdicts is None or verdicts.rules is not rules:
-        verdicts = _last = Verdicts(rules)
-    return verdicts(labels)
-
-
 def select_route(routes: Sequence[Route], severity: Severity, labels: Mapping[str, str]) -> Route | None:
     """First route whose severities (if any) include ``severity`` and whose matchers all match."""
     for route in routes:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daemon.config.loader import load_settings
-from rules.evaluate import Verdicts, classify, classify_kept, select_route
+from rules.evaluate import Verdicts, classify, select_route
 from rules.matchers import Matcher, MatchType, matches_all, parse_matcher
 from rules.models import SeverityRule
 from rules.severity import Severity
@@ -289,14 +289,6 @@ def test_kept_verdicts_are_the_rules_verdicts(label_sets: list[dict[str, str]]) 
     verdicts = Verdicts(RULES)
     for labels in label_sets + label_sets:
         assert verdicts(labels) == classify(RULES, labels)
-        assert classify_kept(RULES, labels) == classify(RULES, labels)
-
-
-def test_kept_verdicts_follow_a_reload_of_the_rules() -> None:
-    labels = {"severity": "critical", "env": "prod"}
-    assert classify_kept(RULES, labels) == (Severity.SEV1, "prod-critical")
-    reloaded = [SeverityRule(name="all-sev2", severity="SEV2")]
-    assert classify_kept(reloaded, labels) == (Severity.SEV2, "all-sev2")
 
 
 def test_example_routes_pick_the_policy() -> None:

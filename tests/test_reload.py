@@ -616,3 +616,17 @@ async def test_a_body_accepted_before_is_judged_again_under_lowered_limits(
     refused = await t.post_alertmanager(body)
     assert refused.status == 422
     assert (await refused.json())["error"]["details"] == {"limit": "max_labels_per_alert", "max": 8, "alert": 0}
+
+
+async def test_reloaded_severity_rules_classify_the_next_alert(
+    make_tocsin: MakeTocsin, http_sink: HttpSink, config: Config
+) -> None:
+    # Verdicts are kept per engine; a reload makes a new engine, so an alert like one classified before is judged
+    # by the new rules.
+    t = await make_tocsin(NOTIFY, sink=http_sink.address)
+    assert (await t.post_alertmanager(am_webhook(am_alert(service="checkout")))).status == 200
+    config.write({"severity": {"rules": [{"name": "all-sev3", "severity": "SEV3"}]}})
+    await reload(t)
+    assert (await t.post_alertmanager(am_webhook(am_alert(service="billing")))).status == 200
+    by_service = {i["service"]: i["severity"] for i in await t.incidents()}
+    assert by_service == {"checkout": "SEV1", "billing": "SEV3"}

@@ -10,7 +10,6 @@ from daemon.engine import heartbeats, incidents, silencing
 from daemon.engine.context import Ctx
 from daemon.engine.events import AlertIn
 from daemon.ingest import grafana_oncall
-from rules.evaluate import classify_kept
 from rules.severity import Severity
 
 
@@ -25,7 +24,7 @@ def _classify(ctx: Ctx, source: Source, labels: Mapping[str, str]) -> tuple[Seve
         integration = grafana_oncall.severity_of(ctx.settings.sources.grafana_oncall.integrations, labels)
         if integration is not None:
             return integration.severity, "grafana_oncall"
-    return classify_kept(ctx.settings.severity.rules, labels)
+    return ctx.verdicts(labels)
 
 
 def _new(ctx: Ctx, report: AlertIn) -> Alert:

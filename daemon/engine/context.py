@@ -10,6 +10,7 @@ from daemon.config.settings import Settings
 from daemon.domain import Alert, Incident, Kind
 from daemon.engine import silencing
 from daemon.engine.state import Decision, Said, Slice
+from rules.evaluate import Verdicts
 from rules.matchers import matches_all
 from rules.oncall import MaintenanceWindow
 from rules.severity import Severity
@@ -32,6 +33,8 @@ class Ctx:
     s: Slice
     d: Decision
     now: datetime
+    # The severity rules' verdicts, kept by the engine of these settings (a reload makes a new engine).
+    verdicts: Verdicts
     # Alerts that joined, re-fired or resolved in this decision, per incident and kind: one timeline line each.
     pending_lines: dict[tuple[str, Kind], list[str]] = field(default_factory=dict)
     # Incidents whose alerts changed in this decision; checked for raises and resolution at the end.

@@ -30,6 +30,7 @@ from daemon.engine.events import (
 from daemon.engine.silencing import RESUME_OWNER
 from daemon.engine.state import Decision, LinkOutdated, Needs, NotFound, Slice, link_outdated
 from daemon.engine.transitions import Event as TableEvent
+from rules.evaluate import Verdicts
 from rules.oncall import parse_target
 
 PHASES = ("investigating", "identified", "monitoring", "resolved")
@@ -45,6 +46,7 @@ PHASE_TEMPLATES = {
 class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.verdicts = Verdicts(settings.severity.rules)
         # The schedules a page may have to consult: their overrides are read with every decision that may page.
         self.paged_schedules = frozenset(
             parse_target(target)[1]
@@ -150,7 +152,7 @@ class Engine:
         raise TypeError(f"unknown event {event!r}")
 
     def decide(self, s: Slice, event: Event, now: datetime) -> Decision:
-        ctx = Ctx(self.settings, s, Decision(), now)
+        ctx = Ctx(self.settings, s, Decision(), now, self.verdicts)
         match event:
             case AlertsReceived():
                 self._alerts(ctx, event)
