@@ -122,16 +122,7 @@ def test_the_changing_preset_measures_changed_re_sends_beside_alertmanager() -> 
 
 
 def test_the_large_part_builds_its_incident_and_times_each_step_on_both_stores() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench", "--only", "large", "--large-alerts", "300"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
+    output = bench(["--only", "large", "--large-alerts", "300"])
     for store in ("sqlite", "redis"):
         assert f"large {store}: built an incident of 300 firing alerts" in output, output
     steps = re.findall(r"^    (.+?): [\d,]+ ms, max event-loop lag \d+ ms \(longest GC pause \d+ ms\)", output, re.M)
