@@ -242,18 +242,31 @@ def raise_check_due(ctx: Ctx, incident: Incident, rule_name: str) -> None:
         set_severity(ctx, incident, rule.severity, why)
 
 
-def _say_declared(ctx: Ctx, incident: Incident) -> None:
-    by = next((e.actor for e in ctx.d.timeline if e.kind is Kind.DECLARED and e.incident_id == incident.id), ACTOR)
+def say_declared(
+    ctx: Ctx,
+    incident: Incident,
+    severity_by: str | None,
+    by: str,
+    policy: str | None = None,
+    mirrored_from: str | None = None,
+) -> None:
+    """The log line of a declaration (by rule, by hand, or mirrored from PagerDuty); None fields are left out."""
     ctx.say(
         "incident_declared",
         incident,
         title=incident.title,
         service=incident.service or None,
         severity=incident.severity.value,
-        severity_by=ctx.severity_by.get(incident.id),
-        policy=escalation.route_policy(ctx, incident),
+        severity_by=severity_by,
+        policy=policy,
         by=by,
+        mirrored_from=mirrored_from,
     )
+
+
+def _say_declared(ctx: Ctx, incident: Incident) -> None:
+    by = next((e.actor for e in ctx.d.timeline if e.kind is Kind.DECLARED and e.incident_id == incident.id), ACTOR)
+    say_declared(ctx, incident, ctx.severity_by.get(incident.id), by, policy=escalation.route_policy(ctx, incident))
 
 
 def settle(ctx: Ctx, incident: Incident) -> None:

@@ -56,16 +56,7 @@ def _create(ctx: Ctx, event: PagerDutyIncident) -> Incident:
         event.actor,
     )
     ctx.d.observations.append(Observation("declared", incident.severity, incident.service))
-    ctx.say(
-        "incident_declared",
-        incident,
-        title=incident.title,
-        service=incident.service or None,
-        severity=incident.severity.value,
-        severity_by="PagerDuty",
-        by=event.actor,
-        mirrored_from=event.url or event.pd_id,
-    )
+    incidents.say_declared(ctx, incident, "PagerDuty", event.actor, mirrored_from=event.url or event.pd_id)
     return incident
 
 
