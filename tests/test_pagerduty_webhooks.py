@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MakeTocsin
+from tests.logcapture import LogLines
 from tests.sinks import HttpSink
 from tests.support import SEV1, Tocsin
 
@@ -102,8 +103,17 @@ async def test_signatures(pd: Tocsin) -> None:
     assert incident["state"] == "triggered"
 
 
-async def test_unknown_incident_is_mirrored_and_never_paged(pd: Tocsin, http_sink: HttpSink) -> None:
+async def test_unknown_incident_is_mirrored_and_never_paged(
+    pd: Tocsin, http_sink: HttpSink, log_lines: LogLines
+) -> None:
     answer = await deliver(pd, event("incident.triggered"), webhook_id="w1")
+    [declared] = log_lines.named("incident_declared")
+    assert (declared["severity_by"], declared["incident"], "policy" in declared, "mirrored_from" in declared) == (
+        "PagerDuty",
+        answer["incident"],
+        False,
+        True,
+    )
     incident = await pd.incident(answer["incident"])
     assert (incident["title"], incident["severity"], incident["state"], incident["mirrored"]) == (
         "The server is on fire.",
