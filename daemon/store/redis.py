@@ -13,7 +13,7 @@ import contextlib
 import functools
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -571,14 +571,19 @@ class RedisStore(RedisOverrides, RedisSilences):
             out += [None if d is None else (int(v), d) for v, d in zip(flat[::2], flat[1::2], strict=True)]
         return out
 
+    async def _rows_by_id(
+        self, kind: str, ids: list[str], prefetched: Mapping[str, tuple[int, bytes] | None] | None
+    ) -> dict[str, tuple[int, bytes] | None]:
+        """``_rows`` by id, taking what the decision's prefetch already read and reading only the rest."""
+        rows = {} if prefetched is None else {i: prefetched[i] for i in ids if i in prefetched}
+        rest = [i for i in ids if i not in rows]
+        if rest:
+            rows.update(zip(rest, await self._rows(kind, rest), strict=True))
+        return rows
+
     async def _alerts(self, fingerprints: Iterable[str], read: _Read, cache: _Prefetched | None = None) -> list[Alert]:
         fps = list(fingerprints)
-        rows: dict[str, tuple[int, bytes] | None] = {}
-        if cache is not None:
-            rows = {fp: cache.alerts[fp] for fp in fps if fp in cache.alerts}
-        rest = [fp for fp in fps if fp not in rows]
-        if rest:
-            rows.update(zip(rest, await self._rows("alert", rest), strict=True))
+        rows = await self._rows_by_id("alert", fps, None if cache is None else cache.alerts)
 
         def finish() -> list[Alert]:
             found = []
@@ -598,12 +603,7 @@ class RedisStore(RedisOverrides, RedisSilences):
 
     async def _incidents(self, ids: Iterable[str], read: _Read, cache: _Prefetched | None = None) -> list[Incident]:
         wanted = list(ids)
-        rows: dict[str, tuple[int, bytes] | None] = {}
-        if cache is not None:
-            rows = {iid: cache.incidents[iid] for iid in wanted if iid in cache.incidents}
-        rest = [iid for iid in wanted if iid not in rows]
-        if rest:
-            rows.update(zip(rest, await self._rows("incident", rest), strict=True))
+        rows = await self._rows_by_id("incident", wanted, None if cache is None else cache.incidents)
         found = []
         for iid in wanted:
             row = rows[iid]
