@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tests.bench import board, large, parts
 from tests.bench.loadgen import wrk_path
@@ -256,24 +256,34 @@ def ratio_rows(results: Mapping[str, Sequence[ThroughputRun] | Sequence[StormRun
     ]
 
 
+R = TypeVar("R")
+
+
+class FigureRows(Generic[R]):
+    """A table's rows, one column per target: each cell the median of its runs, or their sum for counts."""
+
+    def __init__(self, results: Mapping[str, Sequence[R]]) -> None:
+        self.results = results
+        self.names = list(results)
+        self.rows: list[list[str]] = []
+
+    def median(self, label: str, f: Callable[[R], float], fmt: Callable[[float], str] = num) -> None:
+        self.rows.append([label, *(fmt(median(f(r) for r in self.results[n])) for n in self.names)])
+
+    def total(self, label: str, f: Callable[[R], float]) -> None:
+        self.rows.append([label, *(num(sum(f(r) for r in self.results[n])) for n in self.names)])
+
+
+def cpu4(v: float) -> str:
+    return num(v, 4)
+
+
 def throughput_table(workload: str, results: dict[str, list[ThroughputRun]], opts: Options) -> None:
-    names = list(results)
-    rows: list[list[str]] = []
-
-    def med(name: str, f: Callable[[ThroughputRun], float]) -> float:
-        return median(f(r) for r in results[name])
-
-    def row(label: str, f: Callable[[ThroughputRun], float], fmt: Callable[[float], str] = num) -> None:
-        rows.append([label, *(fmt(med(n, f)) for n in names)])
-
-    def total(label: str, f: Callable[[ThroughputRun], float]) -> None:
-        rows.append([label, *(num(sum(f(r) for r in results[n])) for n in names)])
+    figures = FigureRows(results)
+    names, rows, row, total = figures.names, figures.rows, figures.median, figures.total
 
     def socket_errors(r: ThroughputRun) -> float:
         return float(sum(r.wrk.socket_errors.values()) + sum(r.fixed["errors"].values()))
-
-    def cpu4(v: float) -> str:
-        return num(v, 4)
 
     load = f"{opts.rate:,.0f} alerts/s"
     row(f"alerts/s accepted (C={opts.connections})", lambda r: r.alerts_s)
@@ -305,22 +315,13 @@ def throughput_table(workload: str, results: dict[str, list[ThroughputRun]], opt
 
 
 def storm_table(results: dict[str, list[StormRun]], opts: Options) -> None:
-    names = list(results)
-    rows: list[list[str]] = []
-
-    def med(name: str, f: Callable[[StormRun], float]) -> float:
-        return median(f(r) for r in results[name])
-
-    def row(label: str, f: Callable[[StormRun], float], fmt: Callable[[float], str] = num) -> None:
-        rows.append([label, *(fmt(med(n, f)) for n in names)])
-
-    def cpu4(v: float) -> str:
-        return num(v, 4)
+    figures = FigureRows(results)
+    names, rows, row = figures.names, figures.rows, figures.median
 
     row(f"new alerts/s accepted (C={opts.connections})", lambda r: r.alerts_s)
     row(f"ack latency p50 ms (C={opts.connections})", lambda r: r.latency("p50"), ms)
     row(f"ack latency p99 ms (C={opts.connections})", lambda r: r.latency("p99"), ms)
-    rows.append(["non-2xx + errors (all runs)", *(num(sum(r.non2xx + r.errors for r in results[n])) for n in names)])
+    figures.total("non-2xx + errors (all runs)", lambda r: r.non2xx + r.errors)
     row("server CPU-s per 1,000 new alerts", lambda r: r.cpu_per_1k, cpu4)
     if "redis" in names:
         row(
