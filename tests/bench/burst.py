@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.bench.loadgen import read_bodies, run_client
-from tests.bench.report import summarize
+from tests.bench.report import answered
 
 
 def request_bytes(host: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -81,16 +81,7 @@ async def burst(url: str, bodies: Sequence[bytes], headers: dict[str, str], conn
     elapsed = clock() - started
     for _, writer in streams:
         writer.close()
-    ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
-    return {
-        "requests": len(requests),
-        "ok": ok,
-        "non2xx": sum(statuses.values()) - ok,
-        "statuses": {str(k): v for k, v in statuses.items()},
-        "errors": dict(errors),
-        "elapsed": elapsed,
-        "latency_ms": summarize([x * 1000 for x in latencies]),
-    }
+    return {"requests": len(requests), **answered(statuses, errors, elapsed, latencies)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.bench.report import summarize
+from tests.bench.report import answered, summarize
 
 WRK = "wrk"
 
@@ -199,17 +199,11 @@ async def open_loop(
         if tasks:
             await asyncio.wait(tasks)
         elapsed = clock() - start
-    ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
     return {
         "offered_rps": rate,
         "scheduled": total,
         "completed": sum(statuses.values()),
-        "ok": ok,
-        "non2xx": sum(statuses.values()) - ok,
-        "statuses": {str(k): v for k, v in statuses.items()},
-        "errors": dict(errors),
-        "elapsed": elapsed,
-        "latency_ms": summarize([x * 1000 for x in latencies]),
+        **answered(statuses, errors, elapsed, latencies),
         "send_lag_ms": summarize([x * 1000 for x in lags]),
     }
 

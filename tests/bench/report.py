@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -25,6 +26,21 @@ def summarize(values: Iterable[float]) -> dict[str, float]:
         "p99": percentile(ordered, 99),
         "max": ordered[-1] if ordered else math.nan,
         "mean": statistics.fmean(ordered) if ordered else math.nan,
+    }
+
+
+def answered(
+    statuses: Mapping[int, int], errors: Mapping[str, int], elapsed: float, latencies: Iterable[float]
+) -> dict[str, Any]:
+    """What a load client prints of its answers: 2xx and other statuses, socket errors, latencies in ms."""
+    ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
+    return {
+        "ok": ok,
+        "non2xx": sum(statuses.values()) - ok,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "errors": dict(errors),
+        "elapsed": elapsed,
+        "latency_ms": summarize([x * 1000 for x in latencies]),
     }
 
 
