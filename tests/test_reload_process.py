@@ -268,6 +268,13 @@ async def test_sighup_during_the_sigterm_drain_neither_kills_nor_reloads(tmp_pat
     daemon.start()
     try:
         await daemon.wait_ready()
+
+        async def all_listening() -> bool:
+            # One worker answering is ready; the stop must find every worker serving (a worker still starting
+            # has no handler for SIGTERM yet, and ends at once without a "stopped" line).
+            return daemon.log.read_text().count('"listening"') == workers
+
+        await until(all_listening)
         async with aiohttp.ClientSession() as session:
             await fire(session, daemon.url, am_alert("DiskFull", "db"))
 
