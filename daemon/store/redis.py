@@ -22,10 +22,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 import structlog
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError, ResponseError
-from redis.retry import Retry
 
 from daemon.domain import Alert, AlertStatus, Incident, Notification, TimelineEntry, Timer
 from daemon.engine import loading
@@ -238,7 +238,7 @@ class RedisStore(RedisOverrides, RedisSilences):
             "health_check_interval": 15,
         }
         if self._sentinel:
-            sentinel = Sentinel(self._sentinel["sentinels"], socket_timeout=timeout)  # type: ignore[no-untyped-call]
+            sentinel = Sentinel(self._sentinel["sentinels"], socket_timeout=timeout)  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8
             self._redis = sentinel.master_for(
                 self._sentinel["service"], db=self._sentinel["db"], password=self._sentinel["password"], **common
             )
