@@ -50,6 +50,7 @@ from daemon.store.base import (
 )
 from daemon.store.grouping import groupable, merge, union
 from daemon.store.schema import migrate
+from daemon.store.sqlite_lock import WriteLock
 from daemon.store.sqlite_overrides import SqliteOverrides, overrides_of
 from daemon.store.sqlite_rows import delete_keys, insert_rows
 from daemon.store.sqlite_silences import SqliteSilences, save_silences, silences_at
@@ -149,6 +150,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self._writer: ThreadPoolExecutor | None = None
         self._reader_pool: ThreadPoolExecutor | None = None
         self._wconn: sqlite3.Connection | None = None
+        # Several workers on this file take turns writing through it (daemon/store/sqlite_lock.py).
+        self._turns = WriteLock(self.path) if shared else None
         self._local = threading.local()
         self._rconns: list[sqlite3.Connection] = []
         self._queue: list[_Job] = []
@@ -173,6 +176,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
         migrate(conn)
+        if self._turns is not None:
+            self._turns.open()
         self._wconn = conn
 
     async def open(self) -> None:
@@ -205,6 +210,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         if self._wconn is not None:
             self._wconn.close()
             self._wconn = None
+        if self._turns is not None:
+            self._turns.close()
 
     # -- the writer ---------------------------------------------------------------------------------
 
@@ -288,6 +295,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         conn = self._wconn
         if conn is None:
             return [StoreUnavailable("the store is closed")] * len(batch)
+        if self._turns is not None:
+            self._turns.acquire()
         try:
             outcomes = self._transaction(conn, batch)
         except Exception as exc:
@@ -296,6 +305,9 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
                     conn.execute("ROLLBACK")
             self.healthy = False
             return [StoreUnavailable(f"cannot commit: {exc}")] * len(batch)
+        finally:
+            if self._turns is not None:
+                self._turns.release()
         self.healthy = not any(isinstance(o, StoreUnavailable) and o is not _WITHDRAWN for o in outcomes)
         return outcomes
 
