@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-from daemon import cli_incidents, cli_oncall, cli_silences, sighup
+from daemon import cli_incidents, cli_oncall, cli_silences, sighup, signing
 from daemon.config.check import check
 from daemon.config.loader import ConfigError, load_settings
 
@@ -106,10 +106,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     metrics_dir = tempfile.mkdtemp(prefix="tocsin-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        from daemon.server import run_workers
+        from daemon.server import CannotListen, probe_listen, run_workers
         from daemon.store import prepare
 
+        try:
+            probe_listen(settings.listen)
+        except CannotListen as exc:
+            print(f"tocsin: {exc}", file=sys.stderr, flush=True)
+            return 1
         prepare(settings.store)
+        if settings.link_secret is None:
+            signing.made_at_start()  # made before the fork: one for every worker
         return run_workers(settings, lambda: _serve(settings, reuse_port=True, path=path))
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -31,6 +33,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 REQUESTS_SHARE = 0.5
 # The drain did not finish within drain_timeout: the process was ended by its watchdog.
 EXIT_DRAIN_OVERRUN = 3
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -80,8 +83,7 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
         # A port already taken is the operator's everyday mistake: one line and exit 1, not a traceback.
         async with asyncio.timeout(5):
             await runner.cleanup()
-        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-        raise CannotListen(f"cannot listen on {settings.listen}: {reason}") from None
+        raise CannotListen.of(settings.listen, exc) from None
     heap.settle()
     log.info(
         "listening",
@@ -138,6 +140,26 @@ async def shutdown(runner: web.AppRunner, app: web.Application, deadline: float)
 class CannotListen(Exception):
     """The listen address cannot be bound (taken, or not this machine's)."""
 
+    @classmethod
+    def of(cls, listen: str, exc: OSError) -> CannotListen:
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        return cls(f"cannot listen on {listen}: {reason}")
+
+
+def probe_listen(listen: str) -> None:
+    """Workers bind with SO_REUSEPORT, which another tocsin's workers on the port would share without a word:
+    so the parent binds it once first, without, and a port taken is the one-line error of a single process."""
+    host, port = split_listen(listen)
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the workers' own sockets
+            probe.bind(address)
+    except OSError as exc:
+        raise CannotListen.of(listen, exc) from None
+
 
 def run(settings: Settings, reuse_port: bool = False, config_path: str | None = None) -> NoReturn:
     """Serve on a fresh event loop until drained, then end the process at once. Not ``asyncio.run``, nor a
@@ -186,27 +208,25 @@ def run_workers(settings: Settings, start: Callable[[], None]) -> int:
         return _run_workers(settings, start, generations)
 
 
+def end_with(parent: int) -> None:
+    """A worker dies with its parent: killed whole (SIGKILL by an operator, an OOM kill), tocsin must not leave
+    workers serving its port, beside the next tocsin's own. Linux only (prctl); elsewhere they live on."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    if os.getppid() != parent:  # it died before the prctl took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _run_workers(settings: Settings, start: Callable[[], None], generations: Generations) -> int:
     children: list[int] = []
-    # Until a worker's event loop handles SIGHUP, it is held (the workers inherit this), not fatal.
-    sighup.hold()
-    for _ in range(settings.workers):
-        pid = os.fork()
-        if pid == 0:  # a worker
-            sighup.take()  # one the parent held is the parent's to forward, through the generation
-            code = 0
-            try:
-                start()
-            except BaseException:
-                log.exception("worker_failed", pid=os.getpid())
-                code = 1
-            os._exit(code)
-        children.append(pid)
-    stopping = False
+    parent = os.getpid()
+    stopping = 0  # the stop signal forwarded to the workers, once there is one
 
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping
-        stopping = True
+        stopping = stopping or signum
         for child in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
@@ -219,24 +239,48 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
 
+    # A stop asked for while the workers are forked waits until every one of them is there to hear it.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # Until a worker's event loop handles SIGHUP, it is held (the workers inherit this), not fatal.
+    sighup.hold()
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:  # a worker
+            end_with(parent)
+            sighup.take()  # one the parent held is the parent's to forward, through the generation
+            # Until its event loop takes them over, a stop ends a worker at once: it has nothing in flight yet.
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            code = 0
+            try:
+                start()
+            except BaseException:
+                log.exception("worker_failed", pid=os.getpid())
+                code = 1
+            os._exit(code)
+        children.append(pid)
     signal.signal(signal.SIGHUP, reload)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     if sighup.take():
         reload(signal.SIGHUP, None)  # it came while tocsin started: the workers may have read an older file
-    failed = False
+    status = 0  # the first failure's: a forced exit's 128 + signal, a drain overrun's 3; 1 for a worker that died
     alive = set(children)
     while alive:
         try:
-            pid, status = os.wait()
+            pid, wait_status = os.wait()
         except ChildProcessError:
             break
         alive.discard(pid)
-        code = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(wait_status)
         if not stopping:
             log.error("worker_died", pid=pid, exit_code=code)
-            failed = True
+            status = status or 1
             forward(signal.SIGTERM, None)
-        elif code != 0:
-            failed = True
-    return 1 if failed else 0
+        elif code not in (0, -stopping):
+            # Ended by the very signal forwarded to it, a worker was still starting (its event loop not yet
+            # handling SIGTERM) with nothing in flight, and a stop was asked for. Anything else is the status.
+            status = status or (code if code > 0 else 1)
+    return status

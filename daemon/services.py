@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
 from prometheus_client import CollectorRegistry
 
-from daemon import lifecycle_log
+from daemon import lifecycle_log, signing
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings
 from daemon.effects.outbox import OutboxWorker
@@ -141,7 +140,7 @@ async def start_services(
         link_secret = settings.link_secret.get_secret_value().encode()
     else:
         # `tocsin run` said so once already, with its other configuration warnings (config_warning).
-        link_secret = secrets.token_bytes(32)
+        link_secret = signing.made_at_start()
     renderer = Renderer(settings.public_url, link_secret, settings.link_ttl, settings.templates)
     renderer.check()
     postmortems = Postmortems(settings.templates)

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import secrets
+
+
+@functools.cache
+def made_at_start() -> bytes:
+    """The link secret when none is configured: random, made once per `tocsin run`. The parent makes it before
+    it forks its workers, so that every worker signs and checks links, sessions and calendar addresses with the
+    same one; it is gone at the next restart."""
+    return secrets.token_bytes(32)
 
 
 def derive(secret: bytes, purpose: str) -> bytes:

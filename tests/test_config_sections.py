@@ -3,6 +3,7 @@ validated; what is not acted on yet is said, never silently ignored; published s
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import yaml
 from daemon.config.check import check
 from daemon.config.exposure import EXAMPLE_SECRETS
 from daemon.config.loader import ConfigError, load_settings
+from daemon.config.settings import auto_workers
 from tests.support import EXAMPLE
 from tests.test_config import write_example
 
@@ -190,14 +192,17 @@ def test_run_refuses_to_start_beyond_loopback_with_example_secrets(tmp_path: Pat
     assert "api_tokens: the published example secret 'example-api-token' is in force" in run.stderr
 
 
-def test_a_missing_link_secret_is_allowed_only_for_one_sqlite_process_on_loopback(tmp_path: Path) -> None:
+def test_a_missing_link_secret_is_allowed_only_for_one_tocsin_on_sqlite_on_loopback(tmp_path: Path) -> None:
     def no_secret(**more: Any) -> Any:
         return lambda d: (d.pop("link_secret"), d.update(more))
 
-    assert check(load_settings(write_example(tmp_path / "a", no_secret()), environ={})).problems == []
-    for more in ({"workers": 2}, {"store": "redis://127.0.0.1:1/0"}):
-        found = check(load_settings(write_example(tmp_path / "b", no_secret(**more)), environ={})).problems
-        assert [p.split(":")[0] for p in found] == ["link_secret"], more
+    # Its workers share the one random secret `tocsin run` makes before it forks them (test_workers).
+    for more in ({}, {"workers": 2}):
+        assert check(load_settings(write_example(tmp_path / "a", no_secret(**more)), environ={})).problems == []
+    found = check(load_settings(write_example(tmp_path / "b", no_secret(store="redis://127.0.0.1:1/0")), environ={}))
+    assert [p.split(":")[0] for p in found.problems] == ["link_secret"]
+    found = check(load_settings(write_example(tmp_path / "c", no_secret(listen="0.0.0.0:9097")), environ={}))
+    assert "link_secret" in [p.split(":")[0] for p in found.problems]
 
 
 def test_an_environment_mapping_replaces_the_files_whole(tmp_path: Path) -> None:
@@ -220,3 +225,26 @@ def test_a_gap_in_a_paged_rotation_is_a_warning_not_an_error(tmp_path: Path) -> 
         "policies.page-platform.levels[0].notify: oncall:platform/daytime has nobody on call from 2026-11-24T17:00Z"
         " (20 gaps in the next 28 days)" in report.warnings
     ), report.warnings
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "limit"),
+    [(None, 4), ("max 100000\n", 4), ("150000 100000\n", 2), ("50000 100000\n", 1), ("garbage\n", 4)],
+)
+def test_workers_auto_is_one_per_core_tocsin_may_use_at_most_four(
+    tmp_path: Path, cpu_max: str | None, limit: int
+) -> None:
+    cores = len(os.sched_getaffinity(0))
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    assert auto_workers(path) == min(cores, limit)
+
+
+def test_workers_default_to_auto_and_a_number_is_kept(tmp_path: Path) -> None:
+    assert "workers" not in yaml.safe_load(EXAMPLE.read_text())
+    assert load_settings(write_example(tmp_path / "a"), environ={}).workers == auto_workers()
+    assert load_settings(write_example(tmp_path / "b"), environ={"TOCSIN_WORKERS": "auto"}).workers == auto_workers()
+    assert load_settings(write_example(tmp_path / "c", lambda d: d.update(workers=1)), environ={}).workers == 1
+    with pytest.raises(ConfigError, match="workers"):
+        load_settings(write_example(tmp_path / "d", lambda d: d.update(workers="many")), environ={})

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.process import TocsinProcess, free_port
+from tests.sinks import HttpSink
 from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, write_config
 
 pytestmark = pytest.mark.e2e
+
+ACK = re.compile(r"Acknowledge: http://127\.0\.0\.1:9097(/ack/\S+)")
 
 
 async def test_two_workers_share_port_store_and_metrics(tmp_path: Path) -> None:
@@ -56,3 +65,100 @@ async def test_two_workers_share_port_store_and_metrics(tmp_path: Path) -> None:
         assert all(not Path(f"/proc/{child}").exists() for child in children)
     finally:
         daemon.stop()
+
+
+async def test_workers_without_a_link_secret_all_honour_the_links_any_of_them_sent(
+    tmp_path: Path, http_sink: HttpSink
+) -> None:
+    config = write_config(
+        tmp_path, {"workers": 2, "link_secret": None, "notify": {"retries": 0}}, sink=http_sink.address
+    )
+    daemon = TocsinProcess(config, free_port())
+    daemon.start()
+    try:
+        await daemon.wait_ready()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            async with session.post(
+                f"{daemon.url}/api/v1/alerts/alertmanager",
+                json=am_webhook(am_alert("HighErrorRate", "checkout")),
+                headers={"Authorization": f"Bearer {AM_TOKEN}"},
+            ) as response:
+                assert response.status == 200
+            await http_sink.wait_for("oncall-primary")
+            match = ACK.search(http_sink.received["/oncall-primary"][0]["message"])
+            assert match is not None
+            # Each on a new connection, which the kernel gives to either worker: both know the link.
+            for _ in range(20):
+                async with session.get(daemon.url + match.group(1)) as response:
+                    assert response.status == 200
+                    assert "Acknowledge INC-2026-0001?" in await response.text()
+    finally:
+        daemon.stop()
+
+
+def workers_of(pid: int, count: int, timeout: float = 15.0) -> list[int]:
+    """The worker processes of `tocsin run` ``pid``, as soon as there are ``count`` of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        if len(children) >= count:
+            return children
+        time.sleep(0.005)
+    raise TimeoutError(f"tocsin {pid} did not start {count} workers")
+
+
+def gone(pids: list[int], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text() for p in pids):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_stop_while_the_workers_are_still_starting_is_a_clean_stop(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"workers": 2})
+    daemon = TocsinProcess(config, free_port())
+    daemon.start()
+    try:
+        assert daemon.proc is not None
+        workers = workers_of(daemon.proc.pid, 2)  # forked, far from handling SIGTERM in their event loops
+        assert daemon.terminate() == 0, daemon.log.read_text()
+        assert gone(workers)
+        assert "worker_died" not in daemon.log.read_text()
+    finally:
+        daemon.stop()
+
+
+async def test_workers_end_with_their_parent_when_it_is_killed(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"workers": 2})
+    daemon = TocsinProcess(config, free_port())
+    daemon.start()
+    try:
+        await daemon.wait_ready()
+        assert daemon.proc is not None
+        workers = workers_of(daemon.proc.pid, 2)
+        daemon.kill()  # SIGKILL to the parent alone, as an operator's `kill -9 <MainPID>` or the OOM killer
+        # No worker is left serving the port beside the next tocsin.
+        assert gone(workers)
+    finally:
+        daemon.stop()
+
+
+def test_a_port_another_tocsins_workers_serve_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"workers": 2})
+    with socket.socket() as taken:
+        # As another tocsin's workers bind it: with SO_REUSEPORT, which these workers would share without a word.
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "daemon", "run", "--config", str(config)],
+            env={**os.environ, "TOCSIN_LISTEN": f"127.0.0.1:{port}"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == f"tocsin: cannot listen on 127.0.0.1:{port}: address already in use"

@@ -70,11 +70,9 @@ def exposure_problems(settings: Settings) -> list[str]:
             f"board.trusted_header: {board.trusted_header!r} names the person, tocsin listens on {settings.listen}, "
             "beyond loopback, and board.trusted_proxies is empty; list the proxies that set the header"
         )
-    if settings.link_secret is None and not (
-        loopback and settings.workers == 1 and settings.store.startswith("sqlite")
-    ):
+    if settings.link_secret is None and not (loopback and settings.store.startswith("sqlite")):
         problems.append(
-            "link_secret: not set; a random one is only allowed for one process on SQLite on loopback "
-            "(several workers, replicas or a public listener must share one: set TOCSIN_LINK_SECRET)"
+            "link_secret: not set; a random one is only allowed for one tocsin on SQLite on loopback "
+            "(replicas or a public listener must share one: set TOCSIN_LINK_SECRET)"
         )
     return problems

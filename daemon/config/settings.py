@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
@@ -16,6 +18,24 @@ from rules.types import ChannelName, Duration, SeverityField
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MiB = 1024 * 1024
+# More workers than this mostly wait for one another: they share one store, and on SQLite one writer at a time.
+AUTO_WORKERS_MAX = 4
+
+
+def auto_workers(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """``workers: auto``: the CPU cores this process may run on (its affinity, a container's cpuset, a CPU limit
+    of its cgroup such as Kubernetes' ``limits.cpu``, rounded up), at most AUTO_WORKERS_MAX."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit to read
+    return max(1, min(cores, AUTO_WORKERS_MAX))
 
 
 class AlertmanagerSource(StrictModel):
@@ -148,7 +168,8 @@ class Settings(BaseSettings):
     link_secret: SecretStr | None = None
     link_ttl: Duration = timedelta(hours=24)
     # Worker processes sharing the listen port (SO_REUSEPORT); each runs the whole pipeline on the one store.
-    workers: int = Field(default=1, ge=1, le=64)
+    # "auto": one per CPU core tocsin may run on, at most AUTO_WORKERS_MAX.
+    workers: int = Field(default_factory=lambda: auto_workers(), ge=1, le=64)
     # Resolved incidents and their alerts are kept this long, so a Redis store's memory stays bounded.
     retention: Duration = timedelta(days=90)
     # How long a replica holds a due timer it claimed; a replica that dies holding one frees it after this.
@@ -185,6 +206,11 @@ class Settings(BaseSettings):
         if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"bad listen address {value!r} (expected host:port)")
         return value
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        return auto_workers() if isinstance(value, str) and value.strip().lower() == "auto" else value
 
     @field_validator("link_secret")
     @classmethod

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from daemon.config.settings import auto_workers
 from tests.bench import board, large, parts
 from tests.bench.loadgen import wrk_path
 from tests.bench.parts import Options, PageRun, StateResult, StormRun, ThroughputRun
@@ -220,8 +221,10 @@ def header(options: dict[str, Options], selection: Selection) -> None:
     changed = [line[3:] for line in changed if line.strip()]
     if changed:  # the figures are those of the working tree: say which of tocsin's files differ from the commit
         rev += f" (uncommitted: {', '.join(changed)})"
+    # The configuration leaves `workers` to its default (auto: one per core, at most 4); TOCSIN_WORKERS sets it.
+    workers = os.environ.get("TOCSIN_WORKERS") or f"auto = {auto_workers()}"
     say(
-        f"tocsin bench: {', '.join(selected)}; tocsin {rev}; {os.cpu_count()} CPUs ({cpu}); "
+        f"tocsin bench: {', '.join(selected)}; tocsin {rev}, workers {workers}; {os.cpu_count()} CPUs ({cpu}); "
         f"Python {platform.python_version()}"
     )
     for name in selection.workloads:
