@@ -50,6 +50,7 @@ from daemon.store.base import (
 )
 from daemon.store.grouping import groupable, merge, union
 from daemon.store.schema import migrate
+from daemon.store.sqlite_checkpoint import WRITER_CHECKPOINT_PAGES, Checkpointer
 from daemon.store.sqlite_lock import WriteLock
 from daemon.store.sqlite_overrides import SqliteOverrides, overrides_of
 from daemon.store.sqlite_rows import delete_keys, insert_rows
@@ -152,6 +153,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self._wconn: sqlite3.Connection | None = None
         # Several workers on this file take turns writing through it (daemon/store/sqlite_lock.py).
         self._turns = WriteLock(self.path) if shared else None
+        self._checkpoints = Checkpointer(self._connect)
         self._local = threading.local()
         self._rconns: list[sqlite3.Connection] = []
         self._queue: list[_Job] = []
@@ -176,6 +178,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
         migrate(conn)
+        # Checkpoints are the checkpointer's (daemon/store/sqlite_checkpoint.py); this is the fallback.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
         if self._turns is not None:
             self._turns.open()
         self._wconn = conn
@@ -189,6 +193,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
         self._drainer = asyncio.create_task(self._drain(), name="sqlite-group-commit")
+        self._checkpoints.start()
 
     async def close(self) -> None:
         """Finish what is queued (SIGTERM drains), then close every connection."""
@@ -196,6 +201,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self._wake.set()
         if self._drainer is not None:
             await self._drainer
+        await self._checkpoints.stop()
         loop = asyncio.get_running_loop()
         if self._writer is not None:
             await loop.run_in_executor(self._writer, self._close_writer)
@@ -308,6 +314,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         finally:
             if self._turns is not None:
                 self._turns.release()
+        self._checkpoints.committed()
         self.healthy = not any(isinstance(o, StoreUnavailable) and o is not _WITHDRAWN for o in outcomes)
         return outcomes
 
