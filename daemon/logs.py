@@ -70,6 +70,25 @@ class _LineHandler(logging.Handler):
             self.handleError(record)
 
 
+_worker: int | None = None  # with several workers, this process's number (1, 2, …); None in a single process
+
+
+def name_worker(number: int) -> None:
+    """Every line this process writes from now on says which worker wrote it."""
+    global _worker
+    _worker = number
+
+
+def worker() -> int | None:
+    return _worker
+
+
+def _add_worker(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    if _worker is not None:
+        event_dict.setdefault("worker", _worker)
+    return event_dict
+
+
 def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
     numeric = getattr(logging, level.upper())
     out = LineWriter(stream or sys.stderr)
@@ -80,6 +99,7 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_worker,
         _redact_event,
     ]
     structlog.configure(

@@ -19,7 +19,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from daemon import heap, sighup
+from daemon import heap, logs, sighup
 from daemon.config.settings import Settings
 from daemon.generations import Generations, shared_folder
 from daemon.http.app import build_app
@@ -44,7 +44,10 @@ def split_listen(listen: str) -> tuple[str, int]:
 def _last_words(event: str, **fields: object) -> None:
     """One JSON log line written straight to stderr: from a signal handler or the watchdog thread, where the
     logger's lock may be held by the very code that was interrupted."""
+    number = logs.worker()
     record = {"event": event, "level": "error", "timestamp": datetime.now(UTC).isoformat(), **fields}
+    if number is not None:
+        record["worker"] = number
     with contextlib.suppress(OSError):
         os.write(2, orjson.dumps(record) + b"\n")
 
@@ -245,10 +248,11 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
     sighup.hold()
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for _ in range(settings.workers):
+    for number in range(1, settings.workers + 1):
         pid = os.fork()
         if pid == 0:  # a worker
             end_with(parent)
+            logs.name_worker(number)
             sighup.take()  # one the parent held is the parent's to forward, through the generation
             # Until its event loop takes them over, a stop ends a worker at once: it has nothing in flight yet.
             for sig in STOP_SIGNALS:
@@ -263,6 +267,7 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
             os._exit(code)
         children.append(pid)
     signal.signal(signal.SIGHUP, reload)
+    log.info("workers_started", workers=len(children), pids=children)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     if sighup.take():
         reload(signal.SIGHUP, None)  # it came while tocsin started: the workers may have read an older file

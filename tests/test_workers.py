@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -63,6 +64,11 @@ async def test_two_workers_share_port_store_and_metrics(tmp_path: Path) -> None:
         assert daemon.terminate() == 0
         await asyncio.sleep(0.2)
         assert all(not Path(f"/proc/{child}").exists() for child in children)
+        # Each line says which worker wrote it; the parent's first line names them.
+        records = [json.loads(line) for line in daemon.log.read_text().splitlines()]
+        (started,) = [r for r in records if r["event"] == "workers_started"]
+        assert (started["workers"], sorted(started["pids"])) == (2, sorted(children))
+        assert sorted(r["worker"] for r in records if r["event"] in ("listening", "stopped")) == [1, 1, 2, 2]
     finally:
         daemon.stop()
 
