@@ -118,6 +118,9 @@ async def serve(settings: Settings, reuse_port: bool = False, config_path: str |
 
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, first_signal, sig)
+    # A worker holds stop signals from its fork until here (a single process has none held): one that came
+    # meanwhile is taken now, and drains like any other.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     await stop.wait()
     deadline = loop.time() + drain
     _watchdog(drain)
@@ -254,10 +257,13 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
             end_with(parent)
             logs.name_worker(number)
             sighup.take()  # one the parent held is the parent's to forward, through the generation
-            # Until its event loop takes them over, a stop ends a worker at once: it has nothing in flight yet.
+            # Stops come from the parent alone, once: a terminal's Ctrl-C (sent to its foreground process group)
+            # would otherwise reach a worker twice, and a second stop signal ends a drain at once.
+            with contextlib.suppress(OSError):  # a seccomp filter may refuse it: then Ctrl-C also reaches it
+                os.setpgid(0, 0)
+            # Held until its event loop takes them (serve()): its timers and outbox may be at work before that.
             for sig in STOP_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             code = 0
             try:
                 start()
@@ -278,6 +284,8 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
             pid, wait_status = os.wait()
         except ChildProcessError:
             break
+        if pid not in alive:
+            continue  # not a worker: as PID 1 of a container, orphans of `docker exec` are reaped here too
         alive.discard(pid)
         code = os.waitstatus_to_exitcode(wait_status)
         if not stopping:
@@ -285,7 +293,7 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
             status = status or 1
             forward(signal.SIGTERM, None)
         elif code not in (0, -stopping):
-            # Ended by the very signal forwarded to it, a worker was still starting (its event loop not yet
-            # handling SIGTERM) with nothing in flight, and a stop was asked for. Anything else is the status.
+            # Ended by the very signal forwarded to it (one sent to it directly before its loop held them): a
+            # stop was asked for. Anything else is the status.
             status = status or (code if code > 0 else 1)
     return status

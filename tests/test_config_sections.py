@@ -228,17 +228,26 @@ def test_a_gap_in_a_paged_rotation_is_a_warning_not_an_error(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("cpu_max", "limit"),
-    [(None, 4), ("max 100000\n", 4), ("150000 100000\n", 2), ("50000 100000\n", 1), ("garbage\n", 4)],
+    ("limits", "expected"),
+    [
+        ({}, 4),  # no limit anywhere: the cores, at most 4
+        ({"": "max 100000"}, 4),
+        ({"": "150000 100000"}, 2),  # 1.5 cores (a container's, at the root of its namespace): 2 workers
+        ({"system.slice/tocsin.service": "50000 100000"}, 1),  # systemd's CPUQuota=50% on tocsin's own cgroup
+        ({"system.slice": "300000 100000", "system.slice/tocsin.service": "max 100000"}, 3),  # a parent's limit
+        ({"": "garbage"}, 4),
+    ],
 )
 def test_workers_auto_is_one_per_core_tocsin_may_use_at_most_four(
-    tmp_path: Path, cpu_max: str | None, limit: int
+    tmp_path: Path, limits: dict[str, str], expected: int
 ) -> None:
-    cores = len(os.sched_getaffinity(0))
-    path = tmp_path / "cpu.max"
-    if cpu_max is not None:
-        path.write_text(cpu_max)
-    assert auto_workers(path) == min(cores, limit)
+    root = tmp_path / "cgroup"
+    (root / "system.slice/tocsin.service").mkdir(parents=True)
+    for folder, cpu_max in limits.items():
+        (root / folder / "cpu.max").write_text(cpu_max + "\n")
+    own = tmp_path / "self-cgroup"
+    own.write_text("1:cpu:/\n0::/system.slice/tocsin.service\n")
+    assert auto_workers(root, own) == min(len(os.sched_getaffinity(0)), expected)
 
 
 def test_workers_default_to_auto_and_a_number_is_kept(tmp_path: Path) -> None:

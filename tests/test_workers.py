@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -113,10 +114,17 @@ def workers_of(pid: int, count: int, timeout: float = 15.0) -> list[int]:
     raise TimeoutError(f"tocsin {pid} did not start {count} workers")
 
 
+def running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
 def gone(pids: list[int], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not any(Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text() for p in pids):
+        if not any(running(p) for p in pids):
             return True
         time.sleep(0.02)
     return False
@@ -131,7 +139,11 @@ def test_a_stop_while_the_workers_are_still_starting_is_a_clean_stop(tmp_path: P
         workers = workers_of(daemon.proc.pid, 2)  # forked, far from handling SIGTERM in their event loops
         assert daemon.terminate() == 0, daemon.log.read_text()
         assert gone(workers)
-        assert "worker_died" not in daemon.log.read_text()
+        log = daemon.log.read_text()
+        assert "worker_died" not in log
+        # Each worker held the stop until its event loop took it, then drained (its timers and outbox may have
+        # been at work already): none was cut down by the signal.
+        assert log.count('"stopped"') == 2
     finally:
         daemon.stop()
 
@@ -168,3 +180,36 @@ def test_a_port_another_tocsins_workers_serve_is_one_line_and_exit_1(tmp_path: P
         )
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1] == f"tocsin: cannot listen on 127.0.0.1:{port}: address already in use"
+
+
+async def test_ctrl_c_in_a_terminal_drains_every_worker_once(tmp_path: Path) -> None:
+    """A terminal sends SIGINT to its whole foreground process group; the workers must hear it from the parent
+    alone, or the forwarded copy is a second signal, which ends a drain at once."""
+    config = write_config(tmp_path, {"workers": 2})
+    port = free_port()
+    log = tmp_path / "tocsin.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TOCSIN_LISTEN": f"127.0.0.1:{port}"},
+            start_new_session=True,  # its own process group, as a shell's foreground job
+        )
+    try:
+        daemon = TocsinProcess(config, port)
+        daemon.proc = proc
+        await daemon.wait_ready()
+        workers_of(proc.pid, 2)
+        deadline = time.monotonic() + 15
+        while log.read_text().count('"listening"') < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert await asyncio.to_thread(proc.wait, 30) == 0, log.read_text()
+        text = log.read_text()
+        assert "forced_exit" not in text
+        assert text.count('"stopped"') == 2
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

@@ -22,20 +22,40 @@ MiB = 1024 * 1024
 AUTO_WORKERS_MAX = 4
 
 
-def auto_workers(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
-    """``workers: auto``: the CPU cores this process may run on (its affinity, a container's cpuset, a CPU limit
-    of its cgroup such as Kubernetes' ``limits.cpu``, rounded up), at most AUTO_WORKERS_MAX."""
+def auto_workers(cgroups: Path = Path("/sys/fs/cgroup"), own: Path = Path("/proc/self/cgroup")) -> int:
+    """``workers: auto``: the CPU cores this process may run on (its affinity, a container's cpuset, and the CPU
+    limit of its cgroup or any above it, rounded up: Kubernetes' ``limits.cpu``, systemd's ``CPUQuota=``; cgroup
+    v2 only), at most AUTO_WORKERS_MAX."""
     try:
         cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
+    except (AttributeError, OSError):  # not on Linux, or not allowed to ask
         cores = os.cpu_count() or 1
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, -(-int(quota) // int(period)))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 limit to read
+    limit = cpu_limit(cgroups, own)
+    if limit is not None:
+        cores = min(cores, limit)
     return max(1, min(cores, AUTO_WORKERS_MAX))
+
+
+def cpu_limit(cgroups: Path, own: Path) -> int | None:
+    """The tightest ``cpu.max`` from this process's cgroup up to the root, in cores rounded up; None if none."""
+    try:
+        lines = own.read_text().splitlines()
+        relative = next(line.split(":", 2)[2] for line in lines if line.startswith("0::")).strip().lstrip("/")
+    except (OSError, StopIteration, IndexError):
+        relative = ""
+    limits: list[int] = []
+    folder = cgroups / relative
+    while True:
+        try:
+            quota, period = (folder / "cpu.max").read_text().split()[:2]
+            if quota != "max":
+                limits.append(-(-int(quota) // int(period)))
+        except (OSError, ValueError):
+            pass  # no limit here
+        if folder == cgroups or cgroups not in folder.parents:
+            break
+        folder = folder.parent
+    return min(limits) if limits else None
 
 
 class AlertmanagerSource(StrictModel):

@@ -181,7 +181,14 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         # Checkpoints are the checkpointer's (daemon/store/sqlite_checkpoint.py); this is the fallback.
         conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
         if self._turns is not None:
-            self._turns.open()
+            try:
+                # Once now, so that a filesystem without flock fails the start, not every commit after it.
+                self._turns.open()
+                self._turns.acquire()
+                self._turns.release()
+            except OSError:
+                conn.close()
+                raise
         self._wconn = conn
 
     async def open(self) -> None:
@@ -301,19 +308,20 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         conn = self._wconn
         if conn is None:
             return [StoreUnavailable("the store is closed")] * len(batch)
-        if self._turns is not None:
-            self._turns.acquire()
         try:
-            outcomes = self._transaction(conn, batch)
+            if self._turns is not None:
+                self._turns.acquire()
+            try:
+                outcomes = self._transaction(conn, batch)
+            finally:
+                if self._turns is not None:
+                    self._turns.release()
         except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             self.healthy = False
             return [StoreUnavailable(f"cannot commit: {exc}")] * len(batch)
-        finally:
-            if self._turns is not None:
-                self._turns.release()
         self._checkpoints.committed()
         self.healthy = not any(isinstance(o, StoreUnavailable) and o is not _WITHDRAWN for o in outcomes)
         return outcomes

@@ -48,26 +48,32 @@ class Checkpointer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._pool is not None:
-            self._pool.submit(self._close)
-            self._pool.shutdown(wait=True)
+            # After a checkpoint under way, without holding up the event loop meanwhile.
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._close)
+            self._pool.shutdown(wait=False)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.period)
-            if self._commits == self._done:
+            commits = self._commits
+            if commits == self._done:
                 continue
-            self._done = self._commits
-            await loop.run_in_executor(self._pool, self._checkpoint)
+            if await loop.run_in_executor(self._pool, self._checkpoint):
+                self._done = commits  # else looked at again next time, commits or not
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self) -> bool:
+        """Whether the whole log was copied (not when a reader's snapshot or another worker's checkpoint held
+        part of it back)."""
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            busy, logged, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as exc:
-            # Another worker's checkpoint under way, or the disk: the writer's own checkpoint is the fallback.
+            # The disk, or the file gone: the writer's own checkpoint is the fallback.
             log.debug("checkpoint_skipped", error=str(exc))
+            return False
+        return not busy and copied >= logged
 
     def _close(self) -> None:
         if self._conn is not None:
