@@ -228,11 +228,11 @@ def end_with(parent: int) -> None:
 def _run_workers(settings: Settings, start: Callable[[], None], generations: Generations) -> int:
     children: list[int] = []
     parent = os.getpid()
-    stopping = 0  # the stop signal forwarded to the workers, once there is one
+    stopping = False
 
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping
-        stopping = stopping or signum
+        stopping = True
         for child in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
@@ -292,8 +292,6 @@ def _run_workers(settings: Settings, start: Callable[[], None], generations: Gen
             log.error("worker_died", pid=pid, exit_code=code)
             status = status or 1
             forward(signal.SIGTERM, None)
-        elif code not in (0, -stopping):
-            # Ended by the very signal forwarded to it (one sent to it directly before its loop held them): a
-            # stop was asked for. Anything else is the status.
+        elif code != 0:
             status = status or (code if code > 0 else 1)
     return status

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -19,10 +18,9 @@ import pytest
 from tests.process import TocsinProcess, free_port
 from tests.sinks import HttpSink
 from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, write_config
+from tests.test_ack_links import ACK
 
 pytestmark = pytest.mark.e2e
-
-ACK = re.compile(r"Acknowledge: http://127\.0\.0\.1:9097(/ack/\S+)")
 
 
 async def test_two_workers_share_port_store_and_metrics(tmp_path: Path) -> None:
@@ -60,8 +58,7 @@ async def test_two_workers_share_port_store_and_metrics(tmp_path: Path) -> None:
             assert 'tocsin_alerts_deduplicated_total{source="alertmanager"} 500.0' in text
         assert daemon.proc is not None
         pid = daemon.proc.pid
-        children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        assert len(children) == 2
+        children = workers_of(pid, 2)
         assert daemon.terminate() == 0
         await asyncio.sleep(0.2)
         assert all(not Path(f"/proc/{child}").exists() for child in children)
