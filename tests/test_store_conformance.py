@@ -374,6 +374,42 @@ async def test_purge_forgets_old_resolved_incidents_only(
     assert (await store.list_incidents(IncidentFilter(service="a"), 10, None)).items[0].id == "INC-2027-0002"
 
 
+async def test_purged_alert_leaves_no_membership_in_a_kept_incident(
+    store: Store, pipeline_for: Callable[[Store], Pipeline], clock: ManualClock
+) -> None:
+    p = pipeline_for(store)
+    resolved = "2026-11-22T07:01:00+00:00"
+    first = (await p.submit(AlertsReceived((alert("flappy", service="a"),)))).incident_id
+    await p.submit(AlertsReceived((alert("flappy", service="a", status="resolved", ends=resolved),)))
+    await p.submit(Transition(first, Action.RESOLVE, "alice"))
+    clock.advance(3600)  # past reopen_within: the next firing declares a second incident
+    again = "2026-11-22T09:00:00+00:00"
+    second = (await p.submit(AlertsReceived((alert("flappy", service="a", starts=again),)))).incident_id
+    assert second is not None
+    assert second != first
+    ended = "2026-11-22T09:05:00+00:00"
+    await p.submit(AlertsReceived((alert("flappy", service="a", starts=again, status="resolved", ends=ended),)))
+    await p.submit(Transition(second, Action.RESOLVE, "alice"))
+    clock.advance(100 * 24 * 3600)
+    await p.submit(Transition(first, Action.REOPEN, "alice"))  # the older incident is kept, open again
+    assert await store.purge(clock.now() - timedelta(days=90)) == 1
+    assert await store.get_incident(second) is None
+    assert (await store.list_alerts(None, 10, None)).items == []
+    if isinstance(store, SqliteStore):
+
+        def memberships(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("SELECT COUNT(*) FROM incident_alerts WHERE fingerprint = 'flappy'").fetchone()[0])
+
+        assert await store._read(memberships) == 0  # nothing of the forgotten alert stays behind
+    # The same fingerprint firing again is a new alert: it joins the open incident once.
+    later = clock.now().isoformat()
+    await p.submit(AlertsReceived((alert("flappy", service="a", starts=later),)))
+    view = await store.get_incident(first)
+    assert view is not None
+    assert [a.fingerprint for a in view.alerts] == ["flappy"]
+    assert view.alerts[0].count == 1
+
+
 async def test_concurrent_decisions_on_one_key_make_one_incident(
     open_stores: Open, pipeline_for: Callable[[Store], Pipeline], store_kind: str
 ) -> None:

@@ -53,7 +53,7 @@ from daemon.store.schema import migrate
 from daemon.store.sqlite_checkpoint import WRITER_CHECKPOINT_PAGES, Checkpointer
 from daemon.store.sqlite_lock import WriteLock
 from daemon.store.sqlite_overrides import SqliteOverrides, overrides_of
-from daemon.store.sqlite_rows import delete_keys, insert_rows
+from daemon.store.sqlite_rows import MAX_VARIABLES, delete_keys, insert_rows
 from daemon.store.sqlite_silences import SqliteSilences, save_silences, silences_at
 from daemon.timefmt import iso
 
@@ -82,9 +82,9 @@ def _ts(dt: datetime) -> float:
     return dt.timestamp()
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _marks(n: int) -> str:
@@ -876,16 +876,24 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
 
         def alerts(conn: sqlite3.Connection) -> int:
             gone = [
-                r[0]
+                (r[0], r[1])
                 for r in conn.execute(
                     "DELETE FROM alerts WHERE seq IN (SELECT a.seq FROM alerts AS a LEFT JOIN incidents AS i "
                     "ON i.id = a.incident_id WHERE a.status = 'resolved' AND a.ends_at < ? AND i.id IS NULL "
-                    "LIMIT ?) RETURNING fingerprint",
+                    "LIMIT ?) RETURNING fingerprint, correlation_key",
                     (cutoff, PURGE_BATCH),
                 )
             ]
             if gone:
-                conn.execute(f"DELETE FROM incident_alerts WHERE fingerprint IN ({_marks(len(gone))})", gone)
+                # Their memberships in kept incidents, found through the incidents of their keys (an alert joins
+                # only those): an index of memberships by fingerprint cost every new alert a random B-tree insert.
+                fps, keys = sorted({fp for fp, _ in gone}), sorted({key for _, key in gone})
+                for chunk in _chunks(keys, MAX_VARIABLES - len(fps)):
+                    conn.execute(
+                        "DELETE FROM incident_alerts WHERE incident_id IN (SELECT id FROM incidents "
+                        f"WHERE correlation_key IN ({_marks(len(chunk))})) AND fingerprint IN ({_marks(len(fps))})",
+                        [*chunk, *fps],
+                    )
             return len(gone)
 
         total = 0
