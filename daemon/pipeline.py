@@ -39,6 +39,7 @@ class Pipeline:
         """Decide ``event`` and commit it; returns only once it is durable. ``look`` sees the decided slice."""
         now = self.clock.now()
         engine, renderer = self.engine, self.renderer
+        event = engine.prepare(event)
 
         def decide(s: Slice) -> Decision:
             decision = engine.decide(s, event, now)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from enum import Enum
-from functools import total_ordering
 
 
-@total_ordering
 class Severity(Enum):
     """Ordered so that ``a > b`` reads "a is more severe than b"."""
 
@@ -15,16 +13,36 @@ class Severity(Enum):
     SEV3 = "SEV3"
     SEV4 = "SEV4"
 
+    def __init__(self, value: str) -> None:
+        # A plain attribute: every alert of a storm is compared a few times (functools.total_ordering and the
+        # enum's value property took 6% of a decision).
+        self._rank = int(value[3])
+
     @property
     def rank(self) -> int:
         """1 for SEV1 … 4 for SEV4."""
-        return int(self.value[3])
+        return self._rank
 
+    # A higher rank number is a milder severity.
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Severity):
             return NotImplemented
-        # A higher rank number is a milder severity.
-        return self.rank > other.rank
+        return self._rank > other._rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self._rank >= other._rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self._rank < other._rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self._rank <= other._rank
 
     def __str__(self) -> str:
         return self.value

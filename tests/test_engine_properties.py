@@ -160,6 +160,22 @@ def test_random_sequences_keep_the_promises(sequence: list[Step]) -> None:
         world.check()
 
 
+@settings(PROPERTIES, max_examples=300)
+@given(st.lists(steps, min_size=1, max_size=40))
+def test_classifying_before_the_decision_changes_nothing(sequence: list[Step]) -> None:
+    # The pipeline classifies reports before the store's write turn (Engine.prepare); decide alone must agree.
+    before, alone = Checked(), Checked()
+    alone.prepared = False
+    for step in sequence:
+        before.take(step)
+        alone.take(step)
+    assert before.timeline == alone.timeline
+    assert before.intents == alone.intents
+    assert before.alerts == alone.alerts
+    assert before.incidents == alone.incidents
+    assert before.timers == alone.timers
+
+
 @PROPERTIES
 @given(st.lists(st.sampled_from([6 * 60, 20 * 60, 40 * 60, 90 * 60]), min_size=1, max_size=4))
 def test_downtime_never_pages_a_channel_twice_at_once(gaps: list[int]) -> None:

@@ -4,31 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from daemon.config.settings import HeartbeatConfig
+from daemon.config.settings import HeartbeatConfig, Settings
 from daemon.domain import Alert, AlertStatus, Kind, Source, Timer, TimerKind
 from daemon.engine import heartbeats, incidents, silencing
-from daemon.engine.context import Ctx
-from daemon.engine.events import AlertIn
+from daemon.engine.context import Ctx, correlation_key
+from daemon.engine.events import AlertIn, Classified
 from daemon.ingest import grafana_oncall
+from rules.evaluate import Verdicts
 from rules.severity import Severity
 
 
-def _classify(ctx: Ctx, source: Source, labels: Mapping[str, str]) -> tuple[Severity, str | None]:
+def _verdict(
+    settings: Settings, verdicts: Verdicts, source: Source, labels: Mapping[str, str]
+) -> tuple[Severity, str | None]:
     """The severity rules' verdict; tocsin's own HeartbeatMissed alert has its heartbeat's severity instead."""
     if source is Source.HEARTBEAT:
-        beat = heartbeats.named(ctx.settings, labels.get("heartbeat", ""))
+        beat = heartbeats.named(settings, labels.get("heartbeat", ""))
         if beat is not None:
             return beat.severity, f"heartbeat:{beat.name}"
     if source is Source.GRAFANA_ONCALL:
         # An OnCall integration gives the severity of everything it receives, as it did in OnCall.
-        integration = grafana_oncall.severity_of(ctx.settings.sources.grafana_oncall.integrations, labels)
+        integration = grafana_oncall.severity_of(settings.sources.grafana_oncall.integrations, labels)
         if integration is not None:
             return integration.severity, "grafana_oncall"
-    return ctx.verdicts(labels)
+    return verdicts(labels)
 
 
-def _new(ctx: Ctx, report: AlertIn) -> Alert:
-    severity, rule = _classify(ctx, report.source, report.labels)
+def _classify(ctx: Ctx, source: Source, labels: Mapping[str, str]) -> tuple[Severity, str | None]:
+    return _verdict(ctx.settings, ctx.verdicts, source, labels)
+
+
+def classify(settings: Settings, verdicts: Verdicts, report: AlertIn) -> Classified:
+    """What these settings make of ``report`` before any stored state is read (``Engine.prepare``)."""
+    severity, rule = _verdict(settings, verdicts, report.source, report.labels)
+    key = correlation_key(settings.correlation.group_by, report.labels)
+    pings = heartbeats.of_labels(settings, report.source, report.labels) is not None
+    return Classified(key, severity, rule, pings)
+
+
+def _new(ctx: Ctx, report: AlertIn, known: Classified | None = None) -> Alert:
+    if known is not None:
+        severity, rule, key = known.severity, known.rule, known.key
+    else:
+        severity, rule = _classify(ctx, report.source, report.labels)
+        key = ctx.key_of(report.labels)
     firing = report.status is AlertStatus.FIRING
     return Alert(
         fingerprint=report.fingerprint,
@@ -41,7 +60,7 @@ def _new(ctx: Ctx, report: AlertIn) -> Alert:
         generator_url=report.generator_url,
         severity=severity,
         rule=rule,
-        correlation_key=ctx.key_of(report.labels),
+        correlation_key=key,
         received_at=ctx.now,
         links=list(report.links),
     )
@@ -116,17 +135,19 @@ def _ping(ctx: Ctx, report: AlertIn, beat: HeartbeatConfig) -> None:
             apply(ctx, resolution)
 
 
-def apply(ctx: Ctx, report: AlertIn) -> None:
-    beat = heartbeats.of_labels(ctx.settings, report.source, report.labels)
-    if beat is not None:
-        _ping(ctx, report, beat)
-        return
+def apply(ctx: Ctx, report: AlertIn, known: Classified | None = None) -> None:
+    """``known``: what ``classify`` made of the report under these settings, if it was asked before."""
+    if known is None or known.pings:
+        beat = heartbeats.of_labels(ctx.settings, report.source, report.labels)
+        if beat is not None:
+            _ping(ctx, report, beat)
+            return
     stored = ctx.s.alerts.get(report.fingerprint)
     if stored is None and report.status is AlertStatus.RESOLVED and report.source is Source.PAGERDUTY:
         ctx.d.stale += 1  # PagerDuty too ignores a resolve for a dedup_key it never saw triggered
         return
     if stored is None:
-        alert = _new(ctx, report)
+        alert = _new(ctx, report, known)
         ctx.s.alerts[alert.fingerprint] = alert
         ctx.d.touch_alert(alert)
         if alert.status is AlertStatus.FIRING and not _held(ctx, alert):

@@ -15,6 +15,7 @@ from daemon.engine.events import (
     Action,
     AddNote,
     AlertsReceived,
+    Classified,
     ConfigReloaded,
     Declare,
     Event,
@@ -80,13 +81,19 @@ class Engine:
         match event:
             case AlertsReceived(alerts=reports):
                 counts = Counter(r.fingerprint for r in reports)
-                firing = frozenset((r.fingerprint, self.key_of(r.labels)) for r in reports if r.status == "firing")
+                known = self._known(event)
+                keys = [k.key for k in known] if known is not None else [self.key_of(r.labels) for r in reports]
+                firing = frozenset(
+                    (r.fingerprint, key) for r, key in zip(reports, keys, strict=True) if r.status == "firing"
+                )
                 # A fingerprint twice in one batch may change state in between: read its key whatever it is.
                 twice = {fp for fp, n in counts.items() if n > 1}
                 pinged = {
                     beat.name
-                    for r in reports
-                    if r.status == "firing" and (beat := heartbeats.of_labels(self.settings, r.source, r.labels))
+                    for n, r in enumerate(reports)
+                    if r.status == "firing"
+                    and (known is None or known[n].pings)
+                    and (beat := heartbeats.of_labels(self.settings, r.source, r.labels))
                 }
                 missed, owners = self._heartbeat_needs(pinged)
                 return Needs(
@@ -188,9 +195,21 @@ class Engine:
 
     # -- alerts -------------------------------------------------------------------------------------
 
+    def prepare(self, event: Event) -> Event:
+        """``event`` with what needs no stored state worked out now, by the caller (the store's write turn,
+        where ``decide`` runs, is one for every worker). Pure, as ``decide``: the same either way."""
+        if isinstance(event, AlertsReceived) and event.classified_by is not self.settings:
+            known = tuple(alerts.classify(self.settings, self.verdicts, r) for r in event.alerts)
+            return AlertsReceived(event.alerts, known, self.settings)
+        return event
+
+    def _known(self, event: AlertsReceived) -> tuple[Classified, ...] | None:
+        return event.classified if event.classified_by is self.settings else None
+
     def _alerts(self, ctx: Ctx, event: AlertsReceived) -> None:
-        for report in event.alerts:
-            alerts.apply(ctx, report)
+        known = self._known(event)
+        for n, report in enumerate(event.alerts):
+            alerts.apply(ctx, report, known[n] if known is not None else None)
         self._settle(ctx)
 
     def _settle(self, ctx: Ctx) -> None:

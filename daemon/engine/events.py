@@ -43,8 +43,22 @@ class AlertIn:
 
 
 @dataclass(frozen=True, slots=True)
+class Classified:
+    """What a configuration makes of one report, whatever the stored state: worked out by ``Engine.prepare``
+    before the decision, so that the store's write turn (which every worker waits for) does not wait on it."""
+
+    key: str  # its correlation key
+    severity: Severity  # the severity rules' verdict, and the rule that gave it
+    rule: str | None
+    pings: bool  # it is a heartbeat's ping
+
+
+@dataclass(frozen=True, slots=True)
 class AlertsReceived:
     alerts: tuple[AlertIn, ...]
+    # One per report, by the configuration ``classified_by`` (a reload between prepare and decide is ignored).
+    classified: tuple[Classified, ...] | None = field(default=None, compare=False)
+    classified_by: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
