@@ -17,6 +17,7 @@ import contextlib
 import enum
 import functools
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -62,6 +63,8 @@ log = structlog.get_logger("tocsin.store")
 _CHUNK = 500  # ids per IN (...) clause
 _MAX_BATCH = 256  # decisions per group commit
 _GROUP = 32  # decisions taken on one slice at most (a raising one makes the others decide again)
+# Four 2-worker storms alternated with the default 5 ms: 2-12% more new alerts per second with 1 ms in each.
+SHARED_SWITCH_INTERVAL = 0.001
 PURGE_BATCH = 500  # incidents or alerts forgotten per transaction
 # Due outbox entries a claim looks at per entry it may take: some wait behind an earlier entry of their incident.
 _SCAN_FACTOR = 4
@@ -164,6 +167,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self._closing = False
         # False after a commit failed, until a later one succeeds: readiness fails meanwhile.
         self.healthy = True
+        self._switch_interval: float | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -201,6 +205,11 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
         self._drainer = asyncio.create_task(self._drain(), name="sqlite-group-commit")
         self._checkpoints.start()
+        if self.shared:
+            # The writer holds the write turn every worker waits for, and after each SQLite call must win the
+            # GIL back from the event loop, which keeps it up to the switch interval (5 ms by default).
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(SHARED_SWITCH_INTERVAL)
 
     async def close(self) -> None:
         """Finish what is queued (SIGTERM drains), then close every connection."""
@@ -218,6 +227,8 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         for conn in self._rconns:
             conn.close()
         self._rconns.clear()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
 
     def _close_writer(self) -> None:
         if self._wconn is not None:
