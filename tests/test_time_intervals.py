@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from daemon.engine.silencing import WindowsByMinute, window_active
+from rules.oncall import MaintenanceWindow
 from rules.time_intervals import TimeInterval
 
 
@@ -86,3 +90,27 @@ def test_an_interval_without_location_is_utc_unless_the_caller_gives_its_zone() 
 def test_bad_intervals_are_refused(spec: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         interval(**spec)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.integers(0, 8 * 24 * 3600 - 1), min_size=1, max_size=30))
+def test_windows_remembered_by_minute_answer_as_if_evaluated_each_time(seconds: list[int]) -> None:
+    # The engine asks which windows are in force once per decision, remembering the answer for its minute; asked
+    # at any second, in any order, it must answer as the intervals themselves do (boundaries are minutes).
+    windows = [
+        MaintenanceWindow.model_validate(
+            {"name": "patching", "matchers": ['team="storage"'], "time_intervals": [PATCHING]}
+        ),
+        MaintenanceWindow.model_validate(
+            {
+                "name": "nights",
+                "matchers": ["env=prod"],
+                "time_intervals": [{"times": [{"start_time": "23:59", "end_time": "24:00"}]}],
+            }
+        ),
+    ]
+    memo = WindowsByMinute(windows)
+    start = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    for s in seconds:
+        now = start + timedelta(seconds=s, microseconds=s % 997)
+        assert [w.name for w in memo.at(now)] == [w.name for w in windows if window_active(w, now)]

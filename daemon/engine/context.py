@@ -61,6 +61,8 @@ class Ctx:
     # The maintenance windows in force at ``now``: their time intervals are evaluated once per decision, not per
     # alert (a storm asks for every alert of the batch).
     windows_now: list[MaintenanceWindow] | None = None
+    # The engine's memory of which windows are in force, minute by minute (shared by its decisions).
+    windows: silencing.WindowsByMinute | None = None
 
     def key_of(self, labels: Mapping[str, str]) -> str:
         return correlation_key(self.settings.correlation.group_by, labels)
@@ -70,7 +72,7 @@ class Ctx:
         if self.active is None:
             self.active = silencing.ActiveSilences(self.s.silences, self.now)
         if self.windows_now is None:
-            self.windows_now = [w for w in self.settings.maintenance if silencing.window_active(w, self.now)]
+            self.windows_now = self._windows_in_force()
         held = self.active.holding(labels) if self.active.any() else []
         if self.windows_now:
             held += [silencing.window_id(w) for w in self.windows_now if matches_all(w.matchers, labels)]
@@ -80,7 +82,14 @@ class Ctx:
         """Whether some silence or maintenance window is in force now (whatever it matches)."""
         if self.active is None:
             self.active = silencing.ActiveSilences(self.s.silences, self.now)
-        return self.active.any() or any(silencing.window_active(w, self.now) for w in self.settings.maintenance)
+        if self.windows_now is None:
+            self.windows_now = self._windows_in_force()
+        return self.active.any() or bool(self.windows_now)
+
+    def _windows_in_force(self) -> list[MaintenanceWindow]:
+        if self.windows is not None:
+            return self.windows.at(self.now)
+        return [w for w in self.settings.maintenance if silencing.window_active(w, self.now)]
 
     def window_end(self, window: MaintenanceWindow) -> datetime:
         name = silencing.window_id(window)

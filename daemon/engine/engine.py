@@ -28,7 +28,7 @@ from daemon.engine.events import (
     TimerFired,
     Transition,
 )
-from daemon.engine.silencing import RESUME_OWNER
+from daemon.engine.silencing import RESUME_OWNER, WindowsByMinute
 from daemon.engine.state import Decision, LinkOutdated, Needs, NotFound, Slice, link_outdated
 from daemon.engine.transitions import Event as TableEvent
 from rules.evaluate import Verdicts
@@ -48,6 +48,7 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.verdicts = Verdicts(settings.severity.rules)
+        self.windows = WindowsByMinute(list(settings.maintenance))
         # The schedules a page may have to consult: their overrides are read with every decision that may page.
         self.paged_schedules = frozenset(
             parse_target(target)[1]
@@ -159,7 +160,7 @@ class Engine:
         raise TypeError(f"unknown event {event!r}")
 
     def decide(self, s: Slice, event: Event, now: datetime) -> Decision:
-        ctx = Ctx(self.settings, s, Decision(), now, self.verdicts)
+        ctx = Ctx(self.settings, s, Decision(), now, self.verdicts, windows=self.windows)
         match event:
             case AlertsReceived():
                 self._alerts(ctx, event)
