@@ -231,3 +231,17 @@ async def test_a_later_step_of_a_persons_own_ladder_says_whose_and_since_when(
         "Acknowledge: <ack link>\n"
         "Incident: http://127.0.0.1:9097/incidents/INC-2026-0001"
     )
+
+
+async def test_a_storm_webhook_is_one_timeline_line_naming_ten_alerts(paging: Tocsin) -> None:
+    await paging.post_alertmanager(am_webhook(am_alert(instance="web-0")))
+    storm = [am_alert(instance=f"web-{n}") for n in range(1, 14)]
+    await paging.post_alertmanager(am_webhook(*storm))
+    await paging.post_alertmanager(am_webhook(*(am_alert(instance=f"db-{n}") for n in range(1, 3))))
+    detail = await paging.api("GET", "/api/v1/incidents/INC-2026-0001")
+    lines = [e["text"] for e in detail["timeline"] if e["kind"] == "alert_joined"]
+    named = ", ".join(f"HighErrorRate (web-{n})" for n in range(1, 11))
+    assert lines == [
+        f"13 alerts joined: {named} (+3 more)",
+        "2 alerts joined: HighErrorRate (db-1), HighErrorRate (db-2)",
+    ]

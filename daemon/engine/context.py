@@ -16,6 +16,7 @@ from rules.oncall import MaintenanceWindow
 from rules.severity import Severity
 
 ACTOR = "tocsin"  # the actor of every automatic decision
+SHOWN_NAMES = 10  # alerts named in one timeline line
 
 
 def correlation_key(group_by: list[str], labels: Mapping[str, str]) -> str:
@@ -35,8 +36,9 @@ class Ctx:
     now: datetime
     # The severity rules' verdicts, kept by the engine of these settings (a reload makes a new engine).
     verdicts: Verdicts
-    # Alerts that joined, re-fired or resolved in this decision, per incident and kind: one timeline line each.
-    pending_lines: dict[tuple[str, Kind], list[str]] = field(default_factory=dict)
+    # Alerts that joined, re-fired or resolved in this decision, per incident and kind: one timeline line each,
+    # with how many and the names of the first SHOWN_NAMES (a storm's line names ten, not twenty thousand).
+    pending_lines: dict[tuple[str, Kind], tuple[list[int], list[str]]] = field(default_factory=dict)
     # Incidents whose alerts changed in this decision; checked for raises and resolution at the end.
     touched: dict[str, Incident] = field(default_factory=dict)
     # Incidents where an alert resolved in this decision (the trigger for "all alerts resolved").
@@ -113,7 +115,12 @@ class Ctx:
 
     def note_alert(self, incident: Incident, kind: Kind, alert: Alert) -> None:
         self.touched[incident.id] = incident
-        self.pending_lines.setdefault((incident.id, kind), []).append(alert.name)
+        line = self.pending_lines.get((incident.id, kind))
+        if line is None:
+            line = self.pending_lines[(incident.id, kind)] = ([0], [])
+        line[0][0] += 1
+        if len(line[1]) < SHOWN_NAMES:
+            line[1].append(alert.name)
 
     def take_key(self, incident: Incident) -> None:
         """``incident`` is now the incident of its correlation key (the one new alerts of the key meet)."""
@@ -128,12 +135,13 @@ class Ctx:
     def flush_lines(self) -> None:
         """One timeline entry per incident and kind for the alerts of this decision (a storm stays readable)."""
         verbs = {Kind.ALERT_JOINED: "joined", Kind.ALERT_REFIRED: "fired again", Kind.ALERT_RESOLVED: "resolved"}
-        for (incident_id, kind), names in self.pending_lines.items():
+        for (incident_id, kind), ([count], names) in self.pending_lines.items():
             incident = self.s.incidents[incident_id]
-            if len(names) == 1:
+            if count == 1:
                 text = f"{names[0]} {verbs[kind]}"
             else:
-                shown = ", ".join(names[:10]) + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
-                text = f"{len(names)} alerts {verbs[kind]}: {shown}"
+                more = count - len(names)
+                shown = ", ".join(names) + (f" (+{more} more)" if more else "")
+                text = f"{count} alerts {verbs[kind]}: {shown}"
             self.log(incident, kind, text)
         self.pending_lines.clear()
