@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from daemon.domain import AlertStatus, Source, Timer
 from rules.severity import Severity
@@ -42,10 +43,10 @@ class AlertIn:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Classified:
+class Classified(NamedTuple):
     """What a configuration makes of one report, whatever the stored state: worked out by ``Engine.prepare``
-    before the decision, so that the store's write turn (which every worker waits for) does not wait on it."""
+    before the decision, so that the store's write turn (which every worker waits for) does not wait on it.
+    A tuple: one is made per alert of every webhook (a frozen dataclass sets each field through a call)."""
 
     key: str  # its correlation key
     severity: Severity  # the severity rules' verdict, and the rule that gave it
