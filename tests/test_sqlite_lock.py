@@ -83,3 +83,18 @@ async def test_two_workers_writing_one_file_at_once_store_every_alert_and_one_in
         incidents = await worker.incidents()
         assert sorted(i["service"] for i in incidents) == [f"svc-{s}" for s in range(4)]
         assert {i["alert_count"] for i in incidents} == {100}
+
+
+async def test_shared_stores_give_back_the_switch_interval_whatever_order_they_close_in(tmp_path: Path) -> None:
+    # Shared stores shorten the process's GIL switch interval while open (their writer holds every worker's
+    # turn); a process that opens several (a test run) must get its own interval back once the last one closes.
+    before = sys.getswitchinterval()
+    url = f"sqlite:///{tmp_path}/switch.db"
+    first, second = SqliteStore(url, shared=True), SqliteStore(url, shared=True)
+    await first.open()
+    await second.open()
+    assert sys.getswitchinterval() < before
+    await first.close()
+    assert sys.getswitchinterval() < before  # the second is still open
+    await second.close()
+    assert sys.getswitchinterval() == before

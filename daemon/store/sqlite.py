@@ -110,6 +110,27 @@ class _Ids:
         return format_incident_id(year, value)
 
 
+class _FastSwitch:
+    """The process's GIL switch interval, at SHARED_SWITCH_INTERVAL while any shared store is open, and as it
+    was before once the last one closes (tests open several in one process)."""
+
+    held = 0
+    before = 0.0
+
+    @classmethod
+    def hold(cls) -> None:
+        if cls.held == 0:
+            cls.before = sys.getswitchinterval()
+            sys.setswitchinterval(SHARED_SWITCH_INTERVAL)
+        cls.held += 1
+
+    @classmethod
+    def release(cls) -> None:
+        cls.held -= 1
+        if cls.held == 0:
+            sys.setswitchinterval(cls.before)
+
+
 class _State(enum.Enum):
     QUEUED = "queued"
     APPLIED = "applied"  # the writer ran it inside the transaction: it lands if that commits
@@ -167,7 +188,7 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         self._closing = False
         # False after a commit failed, until a later one succeeds: readiness fails meanwhile.
         self.healthy = True
-        self._switch_interval: float | None = None
+        self._fast_switch = False  # this store holds the process's switch interval at SHARED_SWITCH_INTERVAL
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -208,27 +229,30 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         if self.shared:
             # The writer holds the write turn every worker waits for, and after each SQLite call must win the
             # GIL back from the event loop, which keeps it up to the switch interval (5 ms by default).
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(SHARED_SWITCH_INTERVAL)
+            self._fast_switch = True
+            _FastSwitch.hold()
 
     async def close(self) -> None:
         """Finish what is queued (SIGTERM drains), then close every connection."""
         self._closing = True
         self._wake.set()
-        if self._drainer is not None:
-            await self._drainer
-        await self._checkpoints.stop()
-        loop = asyncio.get_running_loop()
-        if self._writer is not None:
-            await loop.run_in_executor(self._writer, self._close_writer)
-            self._writer.shutdown(wait=True)
-        if self._reader_pool is not None:
-            self._reader_pool.shutdown(wait=True)
-        for conn in self._rconns:
-            conn.close()
-        self._rconns.clear()
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
+        try:
+            if self._drainer is not None:
+                await self._drainer
+            await self._checkpoints.stop()
+            loop = asyncio.get_running_loop()
+            if self._writer is not None:
+                await loop.run_in_executor(self._writer, self._close_writer)
+                self._writer.shutdown(wait=True)
+            if self._reader_pool is not None:
+                self._reader_pool.shutdown(wait=True)
+            for conn in self._rconns:
+                conn.close()
+            self._rconns.clear()
+        finally:
+            if self._fast_switch:
+                self._fast_switch = False
+                _FastSwitch.release()
 
     def _close_writer(self) -> None:
         if self._wconn is not None:
