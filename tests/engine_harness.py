@@ -48,8 +48,6 @@ class World:
     observations: list[Observation] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     transitions: list[tuple[str, State, State]] = field(default_factory=list)
-    # Events go through ``Engine.prepare`` first, as the pipeline sends them (False: decide alone works them out).
-    prepared: bool = True
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.settings)
@@ -73,7 +71,7 @@ class World:
     def decide(self, event: Event) -> Decision:
         """Take one event now; raises the engine's refusal (``EngineError``) with the world unchanged."""
         s = self._slice()
-        d = self.engine.decide(s, self.engine.prepare(event) if self.prepared else event, self.now)
+        d = self.engine.decide(s, self.engine.prepare(event), self.now)  # prepared, as the pipeline sends them
         self.alerts = {**s.alerts, **d.alerts}
         self.incidents = {**s.incidents, **d.incidents}
         self.latest_by_key = {**s.latest_by_key, **d.pointers}

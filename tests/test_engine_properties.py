@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.domain import NotifyReason, State
-from daemon.engine.events import Action, Declare, Event, Patch, Transition
+from daemon.domain import AlertStatus, NotifyReason, Source, State
+from daemon.engine.engine import Engine
+from daemon.engine.events import Action, AlertIn, AlertsReceived, Declare, Event, Patch, Transition
 from daemon.engine.state import Decision, EngineError
 from daemon.engine.transitions import allowed
 from rules.severity import Severity
@@ -160,20 +161,24 @@ def test_random_sequences_keep_the_promises(sequence: list[Step]) -> None:
         world.check()
 
 
-@settings(PROPERTIES, max_examples=300)
-@given(st.lists(steps, min_size=1, max_size=40))
-def test_classifying_before_the_decision_changes_nothing(sequence: list[Step]) -> None:
-    # The pipeline classifies reports before the store's write turn (Engine.prepare); decide alone must agree.
-    before, alone = Checked(), Checked()
-    alone.prepared = False
-    for step in sequence:
-        before.take(step)
-        alone.take(step)
-    assert before.timeline == alone.timeline
-    assert before.intents == alone.intents
-    assert before.alerts == alone.alerts
-    assert before.incidents == alone.incidents
-    assert before.timers == alone.timers
+def test_reports_classified_before_a_reload_are_decided_by_the_new_rules() -> None:
+    # Engine.prepare classifies reports ahead of the decision; an engine of other settings classifies them anew.
+    after = SETTINGS.model_copy(update={"severity": SETTINGS.severity.model_copy(update={"rules": []})})
+    report = AlertIn(
+        fingerprint="db-down",
+        source=Source.ALERTMANAGER,
+        status=AlertStatus.FIRING,
+        labels={"alertname": "DBDown", "service": "db", "severity": "critical", "env": "prod"},
+        annotations={},
+    )
+    prepared = Engine(SETTINGS).prepare(AlertsReceived((report,)))
+    kept, reloaded = World(SETTINGS), World(after)
+    kept.decide(prepared)
+    reloaded.decide(prepared)
+    assert kept.alerts["db-down"].severity is Severity.SEV1  # rule prod-critical: an incident is declared
+    assert len(kept.incidents) == 1
+    assert reloaded.alerts["db-down"].severity is Severity.SEV4  # no rules left: kept, below declare_at
+    assert reloaded.incidents == {}
 
 
 @PROPERTIES

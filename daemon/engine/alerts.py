@@ -30,10 +30,6 @@ def _verdict(
     return verdicts(labels)
 
 
-def _classify(ctx: Ctx, source: Source, labels: Mapping[str, str]) -> tuple[Severity, str | None]:
-    return _verdict(ctx.settings, ctx.verdicts, source, labels)
-
-
 def classify(settings: Settings, verdicts: Verdicts, report: AlertIn) -> Classified:
     """What these settings make of ``report`` before any stored state is read (``Engine.prepare``)."""
     severity, rule = _verdict(settings, verdicts, report.source, report.labels)
@@ -43,11 +39,7 @@ def classify(settings: Settings, verdicts: Verdicts, report: AlertIn) -> Classif
 
 
 def _new(ctx: Ctx, report: AlertIn, known: Classified | None = None) -> Alert:
-    if known is not None:
-        severity, rule, key = known.severity, known.rule, known.key
-    else:
-        severity, rule = _classify(ctx, report.source, report.labels)
-        key = ctx.key_of(report.labels)
+    key, severity, rule, _ = known or classify(ctx.settings, ctx.verdicts, report)
     firing = report.status is AlertStatus.FIRING
     return Alert(
         fingerprint=report.fingerprint,
@@ -175,7 +167,7 @@ def apply(ctx: Ctx, report: AlertIn, known: Classified | None = None) -> None:
         if report.labels != stored.labels:
             stored.labels = dict(report.labels)
             stored.correlation_key = ctx.key_of(report.labels)
-        stored.severity, stored.rule = _classify(ctx, stored.source, stored.labels)
+        stored.severity, stored.rule = _verdict(ctx.settings, ctx.verdicts, stored.source, stored.labels)
         _refresh(stored, report)
         stored.version += 1
         ctx.d.touch_alert(stored)

@@ -29,6 +29,14 @@ def correlation_key(group_by: list[str], labels: Mapping[str, str]) -> str:
 
 
 @dataclass(slots=True)
+class PendingLine:
+    """How many alerts a timeline line of this decision is about, and the names of the first SHOWN_NAMES."""
+
+    count: int = 0
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Ctx:
     settings: Settings
     s: Slice
@@ -36,9 +44,10 @@ class Ctx:
     now: datetime
     # The severity rules' verdicts, kept by the engine of these settings (a reload makes a new engine).
     verdicts: Verdicts
-    # Alerts that joined, re-fired or resolved in this decision, per incident and kind: one timeline line each,
-    # with how many and the names of the first SHOWN_NAMES (a storm's line names ten, not twenty thousand).
-    pending_lines: dict[tuple[str, Kind], tuple[list[int], list[str]]] = field(default_factory=dict)
+    # The maintenance windows in force, remembered minute by minute by the engine (shared by its decisions).
+    windows: silencing.WindowsByMinute
+    # Alerts that joined, re-fired or resolved in this decision, per incident and kind: one timeline line each.
+    pending_lines: dict[tuple[str, Kind], PendingLine] = field(default_factory=dict)
     # Incidents whose alerts changed in this decision; checked for raises and resolution at the end.
     touched: dict[str, Incident] = field(default_factory=dict)
     # Incidents where an alert resolved in this decision (the trigger for "all alerts resolved").
@@ -60,11 +69,6 @@ class Ctx:
     active: silencing.ActiveSilences | None = None
     # When each maintenance window in force now ends (searched minute by minute: once per decision).
     window_ends: dict[str, datetime] = field(default_factory=dict)
-    # The maintenance windows in force at ``now``: their time intervals are evaluated once per decision, not per
-    # alert (a storm asks for every alert of the batch).
-    windows_now: list[MaintenanceWindow] | None = None
-    # The engine's memory of which windows are in force, minute by minute (shared by its decisions).
-    windows: silencing.WindowsByMinute | None = None
 
     def key_of(self, labels: Mapping[str, str]) -> str:
         return correlation_key(self.settings.correlation.group_by, labels)
@@ -73,25 +77,17 @@ class Ctx:
         """The silences and maintenance windows holding alerts with these labels now (DESIGN §12)."""
         if self.active is None:
             self.active = silencing.ActiveSilences(self.s.silences, self.now)
-        if self.windows_now is None:
-            self.windows_now = self._windows_in_force()
         held = self.active.holding(labels) if self.active.any() else []
-        if self.windows_now:
-            held += [silencing.window_id(w) for w in self.windows_now if matches_all(w.matchers, labels)]
+        windows = self.windows.at(self.now)
+        if windows:
+            held += [silencing.window_id(w) for w in windows if matches_all(w.matchers, labels)]
         return held
 
     def anything_silenced(self) -> bool:
         """Whether some silence or maintenance window is in force now (whatever it matches)."""
         if self.active is None:
             self.active = silencing.ActiveSilences(self.s.silences, self.now)
-        if self.windows_now is None:
-            self.windows_now = self._windows_in_force()
-        return self.active.any() or bool(self.windows_now)
-
-    def _windows_in_force(self) -> list[MaintenanceWindow]:
-        if self.windows is not None:
-            return self.windows.at(self.now)
-        return [w for w in self.settings.maintenance if silencing.window_active(w, self.now)]
+        return self.active.any() or bool(self.windows.at(self.now))
 
     def window_end(self, window: MaintenanceWindow) -> datetime:
         name = silencing.window_id(window)
@@ -117,10 +113,10 @@ class Ctx:
         self.touched[incident.id] = incident
         line = self.pending_lines.get((incident.id, kind))
         if line is None:
-            line = self.pending_lines[(incident.id, kind)] = ([0], [])
-        line[0][0] += 1
-        if len(line[1]) < SHOWN_NAMES:
-            line[1].append(alert.name)
+            line = self.pending_lines[(incident.id, kind)] = PendingLine()
+        line.count += 1
+        if len(line.names) < SHOWN_NAMES:  # a storm's line names ten, not twenty thousand
+            line.names.append(alert.name)
 
     def take_key(self, incident: Incident) -> None:
         """``incident`` is now the incident of its correlation key (the one new alerts of the key meet)."""
@@ -135,13 +131,13 @@ class Ctx:
     def flush_lines(self) -> None:
         """One timeline entry per incident and kind for the alerts of this decision (a storm stays readable)."""
         verbs = {Kind.ALERT_JOINED: "joined", Kind.ALERT_REFIRED: "fired again", Kind.ALERT_RESOLVED: "resolved"}
-        for (incident_id, kind), ([count], names) in self.pending_lines.items():
+        for (incident_id, kind), line in self.pending_lines.items():
             incident = self.s.incidents[incident_id]
-            if count == 1:
-                text = f"{names[0]} {verbs[kind]}"
+            if line.count == 1:
+                text = f"{line.names[0]} {verbs[kind]}"
             else:
-                more = count - len(names)
-                shown = ", ".join(names) + (f" (+{more} more)" if more else "")
-                text = f"{count} alerts {verbs[kind]}: {shown}"
+                more = line.count - len(line.names)
+                shown = ", ".join(line.names) + (f" (+{more} more)" if more else "")
+                text = f"{line.count} alerts {verbs[kind]}: {shown}"
             self.log(incident, kind, text)
         self.pending_lines.clear()

@@ -82,18 +82,17 @@ class Engine:
         match event:
             case AlertsReceived(alerts=reports):
                 counts = Counter(r.fingerprint for r in reports)
-                known = self._known(event)
-                keys = [k.key for k in known] if known is not None else [self.key_of(r.labels) for r in reports]
+                known = self._classified(event)
                 firing = frozenset(
-                    (r.fingerprint, key) for r, key in zip(reports, keys, strict=True) if r.status == "firing"
+                    (r.fingerprint, k.key) for r, k in zip(reports, known, strict=True) if r.status == "firing"
                 )
                 # A fingerprint twice in one batch may change state in between: read its key whatever it is.
                 twice = {fp for fp, n in counts.items() if n > 1}
                 pinged = {
                     beat.name
-                    for n, r in enumerate(reports)
+                    for r, k in zip(reports, known, strict=True)
                     if r.status == "firing"
-                    and (known is None or known[n].pings)
+                    and k.pings
                     and (beat := heartbeats.of_labels(self.settings, r.source, r.labels))
                 }
                 missed, owners = self._heartbeat_needs(pinged)
@@ -160,7 +159,7 @@ class Engine:
         raise TypeError(f"unknown event {event!r}")
 
     def decide(self, s: Slice, event: Event, now: datetime) -> Decision:
-        ctx = Ctx(self.settings, s, Decision(), now, self.verdicts, windows=self.windows)
+        ctx = Ctx(self.settings, s, Decision(), now, self.verdicts, self.windows)
         match event:
             case AlertsReceived():
                 self._alerts(ctx, event)
@@ -200,17 +199,19 @@ class Engine:
         """``event`` with what needs no stored state worked out now, by the caller (the store's write turn,
         where ``decide`` runs, is one for every worker). Pure, as ``decide``: the same either way."""
         if isinstance(event, AlertsReceived) and event.classified_by is not self.settings:
-            known = tuple(alerts.classify(self.settings, self.verdicts, r) for r in event.alerts)
-            return AlertsReceived(event.alerts, known, self.settings)
+            return AlertsReceived(event.alerts, self._classified(event), self.settings)
         return event
 
-    def _known(self, event: AlertsReceived) -> tuple[Classified, ...] | None:
-        return event.classified if event.classified_by is self.settings else None
+    def _classified(self, event: AlertsReceived) -> tuple[Classified, ...]:
+        """Each report's classification: as prepared under these settings, else worked out now (under others,
+        before a reload, it may differ)."""
+        if event.classified is not None and event.classified_by is self.settings:
+            return event.classified
+        return tuple(alerts.classify(self.settings, self.verdicts, r) for r in event.alerts)
 
     def _alerts(self, ctx: Ctx, event: AlertsReceived) -> None:
-        known = self._known(event)
-        for n, report in enumerate(event.alerts):
-            alerts.apply(ctx, report, known[n] if known is not None else None)
+        for report, known in zip(event.alerts, self._classified(event), strict=True):
+            alerts.apply(ctx, report, known)
         self._settle(ctx)
 
     def _settle(self, ctx: Ctx) -> None:
