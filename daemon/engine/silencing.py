@@ -35,18 +35,21 @@ class WindowsByMinute:
 
     def __init__(self, windows: list[MaintenanceWindow]) -> None:
         self.windows = windows
-        self._last: tuple[datetime | None, list[MaintenanceWindow]] = (None, [])
+        # (the time last asked, its minute, the windows in force then): one tuple, replaced whole, so that a
+        # decision on another thread reads the old one or the new one.
+        self._last: tuple[datetime | None, datetime | None, list[MaintenanceWindow]] = (None, None, [])
 
     def at(self, now: datetime) -> list[MaintenanceWindow]:
-        if not self.windows:
-            return []
-        minute = now.replace(second=0, microsecond=0)
         last = self._last
-        if last[0] != minute:
-            # One tuple, replaced whole: a decision on another thread reads the old one or the new one.
-            last = (minute, [w for w in self.windows if window_active(w, minute)])
-            self._last = last
-        return last[1]
+        if now is last[0] or not self.windows:
+            return last[2]  # a decision asks with its own ``now`` for every alert it holds or places
+        minute = now.replace(second=0, microsecond=0)
+        if minute != last[1]:
+            last = (now, minute, [w for w in self.windows if window_active(w, minute)])
+        else:
+            last = (now, minute, last[2])
+        self._last = last
+        return last[2]
 
 
 def window_end(window: MaintenanceWindow, now: datetime) -> datetime:
