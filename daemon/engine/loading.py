@@ -160,8 +160,10 @@ def plan(needs: Needs, ids: IdSource) -> Plan:
         members: list[tuple[str, Alert]] = yield FiringMembersOf(ids_)
         for incident_id in ids_:
             s.firing_members[incident_id] = []
+        # keep_alert inlined: tens of thousands of members, on the event loop of a store that awaits its reads.
+        keep, lists = s.alerts.setdefault, s.firing_members
         for incident_id, alert in members:
-            s.firing_members[incident_id].append(keep_alert(alert))
+            lists[incident_id].append(keep(alert.fingerprint, alert))
         timers: list[Timer] = yield TimersOf(ids_)
         s.timers.update((t.key, t) for t in timers)
     return s

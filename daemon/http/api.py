@@ -67,6 +67,7 @@ async def _incident_answer(request: web.Request, incident_id: str, status: int) 
     # Tens of thousands of alerts take a second to serialise: in a thread, so that the event loop goes on; sent a
     # piece at a time.
     parts = await asyncio.to_thread(incident_body, view, silenced_by)
+    heap.let_go_later(view.alerts)
     del view
     response = web.StreamResponse(status=status, headers=headers)
     response.content_type = "application/json"

@@ -27,6 +27,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from daemon import heap
 from daemon.domain import Alert, AlertStatus, Incident, Notification, TimelineEntry, Timer
 from daemon.engine import loading
 from daemon.engine.state import Decision, Needs, Slice, format_incident_id
@@ -388,10 +389,10 @@ class RedisStore(RedisOverrides, RedisSilences):
                 ids = _Ids(self._pool)
                 s, read = await self._call(lambda: self._load(needs, ids))  # noqa: B023 - awaited at once
                 decisions: list[Decision] = []
+                # A big decision (an incident of thousands of alerts) is decided off the event loop.
+                big = len(s.alerts) > BIG_SLICE
                 try:
                     for job in jobs:
-                        # A big decision (an incident of thousands of alerts) is decided off the event loop.
-                        big = len(s.alerts) > BIG_SLICE
                         decisions.append(await asyncio.to_thread(job.decide, s) if big else job.decide(s))
                 except NeedIds as want:
                     # Not a conflict: reserve at least twice what this attempt took, and decide again.
@@ -431,6 +432,8 @@ class RedisStore(RedisOverrides, RedisSilences):
                     for d, j in zip(decisions, jobs, strict=True):
                         report_commit(j.committed, d)
                         j.future.set_result(d)
+                    if big:  # not freed on the event loop when this returns (heap.let_go says why)
+                        heap.let_go_later(*s.firing_members.values(), s.firing_members, s.alerts, read.was, read.old)
                     return None
                 if result[0] == b"fenced":
                     raise StoreUnavailable("the decision was settled as not stored")
@@ -588,7 +591,7 @@ class RedisStore(RedisOverrides, RedisSilences):
         def finish() -> list[Alert]:
             found = []
             for fp in fps:
-                row = rows[fp]
+                row = rows.pop(fp)  # freed as it goes (see heap.let_go): some 35 ms for 50,000 rows at once
                 read.alerts.setdefault(fp, row[0] if row else 0)
                 if row is not None:
                     alert = codec.alert_from(codec.loads(row[1]))
@@ -653,8 +656,8 @@ class RedisStore(RedisOverrides, RedisSilences):
                     pipe.smembers(k.firing(iid))
                 sets = await pipe.execute()
                 big = sum(len(m) for m in sets) > CHUNK
-                pairs = await _off_loop_if(big, _pairs, ids, sets)
-                alerts = await self._alerts(sorted({fp for _, fp in pairs}), read)
+                pairs, members = await _off_loop_if(big, _pairs, ids, sets)
+                alerts = await self._alerts(members, read)
                 return await _off_loop_if(big, _firing_members, pairs, alerts)
             case loading.TimersOf(incident_ids=ids):
                 pipe = r.pipeline(transaction=False)
@@ -1017,16 +1020,20 @@ async def _off_loop_if(big: bool, work: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(work, *args) if big else work(*args)
 
 
-def _pairs(ids: tuple[str, ...], sets: list[set[bytes]]) -> list[tuple[str, str]]:
-    return [(iid, fp.decode()) for iid, members in zip(ids, sets, strict=True) for fp in members]
+def _pairs(ids: tuple[str, ...], sets: list[set[bytes]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (incident, fingerprint) pairs in order (``ids`` come sorted), and each fingerprint once. Each incident's
+    members are sorted apart, as text: a sort is one call that holds the interpreter throughout, and sorting
+    50,000 pairs as tuples held it 30 ms (the event loop waiting), as text 10 ms."""
+    pairs = [(iid, fp) for iid, members in zip(ids, sets, strict=True) for fp in sorted([m.decode() for m in members])]
+    return pairs, list(dict.fromkeys(fp for _, fp in pairs))
 
 
 def _firing_members(pairs: list[tuple[str, str]], found: list[Alert]) -> list[tuple[str, Alert]]:
-    """Of the (incident, fingerprint) pairs, those whose alert still fires in that incident, in order."""
+    """Of the (incident, fingerprint) pairs, those whose alert still fires in that incident, in their order."""
     by_fp = {a.fingerprint: a for a in found}
     return [
         (iid, by_fp[fp])
-        for iid, fp in sorted(pairs)
+        for iid, fp in pairs
         if fp in by_fp and by_fp[fp].status is AlertStatus.FIRING and by_fp[fp].incident_id == iid
     ]
 
