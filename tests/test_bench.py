@@ -132,8 +132,10 @@ def test_the_large_part_builds_its_incident_and_times_each_step_on_both_stores()
         "reminder timer fires",
         "GET the incident",
         "list acknowledged incidents",
+        "board incident page",
     ], output
     assert output.count("HTTP 200, acknowledged, 300 alerts") == 2, output
+    assert len(re.findall(r"board incident page: .*; HTTP 200, [\d.]+ MB of HTML$", output, re.M)) == 2, output
     for store in ("sqlite", "redis"):  # the Targets table carries the stall bound beside the figure
         label = rf"large {store}: longest loop stall, 300 alerts acknowledged, timers fired"
         assert re.search(rf"^  {label}\s+\d+ ms\s+<= 50 ms", output, re.M), output

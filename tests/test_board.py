@@ -19,6 +19,7 @@ from tests.support import AM_TOKEN, SEV1, Tocsin, am_alert, am_webhook, make_set
 pytestmark = pytest.mark.both_stores
 
 INC = "INC-2026-0001"
+DASH = "\u2013"  # between the first and last alert shown
 
 
 async def firing(t: Tocsin, *alerts: dict[str, Any]) -> str:
@@ -371,6 +372,49 @@ async def test_the_list_pages_through_many(tocsin: Tocsin) -> None:
     assert second.count('class="incident ') == 3
     assert "manual 0<" in second
     assert "manual 52<" in first
+
+
+async def test_an_incident_of_many_alerts_shows_them_a_page_at_a_time(tocsin: Tocsin) -> None:
+    alerts = [am_alert("NodeDown", "fleet", instance=f"node-{n:03d}") for n in range(250)]
+    await firing(tocsin, *alerts)
+    await sign_in(tocsin)
+    first = await page(tocsin, f"/incidents/{INC}")
+    assert first.count('<article class="alert ') == 100
+    assert '<h2>Alerts <span class="count">250</span></h2>' in first
+    assert f"Alerts 1{DASH}100 of 250, in order of arrival." in first
+    assert "node-000<" in first
+    assert "node-099<" in first
+    assert "node-100<" not in first
+    assert 'rel="prev"' not in first
+    later = re.search(r'<a href="([^"]+)" rel="next">Later alerts</a>', first)
+    assert later
+    assert later.group(1) == f"/incidents/{INC}?alerts=100#alerts"
+
+    second = await page(tocsin, later.group(1))
+    assert f"Alerts 101{DASH}200 of 250, in order of arrival." in second
+    assert "node-100<" in second
+    assert "node-099<" not in second
+    assert f'<a href="/incidents/{INC}?alerts=0#alerts" rel="prev">Earlier alerts</a>' in second
+    last = await page(tocsin, f"/incidents/{INC}?alerts=200")
+    assert last.count('<article class="alert ') == 50
+    assert f"Alerts 201{DASH}250 of 250, in order of arrival." in last
+    assert "Later alerts" not in last
+
+    beyond = await page(tocsin, f"/incidents/{INC}?alerts=900")
+    assert "This incident has 250 alerts: none this far." in beyond
+    assert f'<a href="/incidents/{INC}?alerts=150#alerts" rel="prev">Earlier alerts</a>' in beyond
+    assert "declared by hand" not in beyond
+    # Not a number: the first page, as if none were asked for.
+    assert f"Alerts 1{DASH}100 of 250" in await page(tocsin, f"/incidents/{INC}?alerts=-5")
+
+
+async def test_an_incident_of_few_alerts_shows_them_all_without_pages(tocsin: Tocsin) -> None:
+    await firing(tocsin, am_alert(instance="web-1"), am_alert(instance="web-2"))
+    await sign_in(tocsin)
+    shown = await page(tocsin, f"/incidents/{INC}")
+    assert shown.count('<article class="alert ') == 2
+    assert '<h2>Alerts <span class="count">2</span></h2>' in shown
+    assert 'class="paging"' not in shown
 
 
 async def test_postmortem_draft_page(tocsin: Tocsin) -> None:

@@ -21,7 +21,7 @@ from daemon.engine.state import Decision, Needs, Slice
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.store import Store, open_store
-from daemon.store.base import Delivery, IncidentFilter, Queue
+from daemon.store.base import AlertWindow, Delivery, IncidentFilter, Queue
 from daemon.store.cursor import BadCursor
 from daemon.store.redis import RedisStore
 from daemon.store.sqlite import SqliteStore
@@ -105,6 +105,33 @@ async def test_decisions_commit_and_are_read_back(store: Store, pipeline_for: Ca
     assert view.timeline[0].kind is Kind.DECLARED
     assert view.incident.firing_alerts == 2
     assert await store.get_incident("INC-2026-0002") is None
+
+
+async def test_a_window_of_an_incidents_alerts_in_order_of_arrival_with_their_count(
+    store: Store, pipeline_for: Callable[[Store], Pipeline]
+) -> None:
+    p = pipeline_for(store)
+    arrived = ["z1", "a2", "m3", "b4", "y5", "c6", "x7"]  # not in the order of their names
+    for fp in arrived:
+        await p.submit(AlertsReceived((alert(fp),)))
+    full = await store.get_incident("INC-2026-0001")
+    assert full is not None
+    assert [a.fingerprint for a in full.alerts] == arrived
+    assert (full.alerts_from, full.alerts_total, full.alert_total) == (0, None, 7)
+
+    middle = await store.get_incident("INC-2026-0001", AlertWindow(2, 3))
+    assert middle is not None
+    assert [a.fingerprint for a in middle.alerts] == ["m3", "b4", "y5"]
+    assert (middle.alerts_from, middle.alert_total) == (2, 7)
+    assert middle.incident == full.incident
+    assert middle.timeline == full.timeline
+    tail = await store.get_incident("INC-2026-0001", AlertWindow(5, 100))
+    assert tail is not None
+    assert [a.fingerprint for a in tail.alerts] == ["c6", "x7"]
+    past = await store.get_incident("INC-2026-0001", AlertWindow(7, 100))
+    assert past is not None
+    assert (past.alerts, past.alert_total) == ([], 7)
+    assert await store.get_incident("INC-2026-0002", AlertWindow(0, 100)) is None
 
 
 async def test_one_decision_may_declare_several_incidents(

@@ -37,8 +37,23 @@ class StoreBusy(StoreUnavailable):
 @dataclass(frozen=True, slots=True)
 class IncidentView:
     incident: Incident
-    alerts: list[Alert]
+    alerts: list[Alert]  # in order of arrival; all of them, or the window asked for
     timeline: list[TimelineEntry]
+    alerts_from: int = 0  # the first alert's place among all of them (0 for the first)
+    alerts_total: int | None = None  # how many there are in all, when ``alerts`` is a window of them
+
+    @property
+    def alert_total(self) -> int:
+        return len(self.alerts) if self.alerts_total is None else self.alerts_total
+
+
+@dataclass(frozen=True, slots=True)
+class AlertWindow:
+    """Part of an incident's alerts, in order of arrival: ``count`` from the ``first`` (0 for the first). A page of
+    tens of thousands of alerts is of no use to a person and takes seconds to render."""
+
+    first: int
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +146,9 @@ class Store(Protocol):
     async def alert_versions(self, fingerprints: list[str]) -> dict[str, int]:
         """The stored version of each alert that exists, read cheaply (nothing decoded)."""
 
-    async def get_incident(self, incident_id: str) -> IncidentView | None: ...
+    async def get_incident(self, incident_id: str, window: AlertWindow | None = None) -> IncidentView | None:
+        """The incident, its timeline and its alerts in order of arrival: all of them, or ``window`` of them
+        (with their total count)."""
 
     async def get_incident_summary(self, incident_id: str) -> Incident | None:
         """The incident alone, without its alerts and timeline."""

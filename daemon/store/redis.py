@@ -36,6 +36,7 @@ from daemon.store import silences as silence_codec
 from daemon.store.base import (
     MAX_PENDING_DECISIONS,
     WRITE_TIMEOUT,
+    AlertWindow,
     Claimed,
     Committed,
     Decide,
@@ -753,7 +754,7 @@ class RedisStore(RedisOverrides, RedisSilences):
 
     # -- reads --------------------------------------------------------------------------------------
 
-    async def get_incident(self, incident_id: str) -> IncidentView | None:
+    async def get_incident(self, incident_id: str, window: AlertWindow | None = None) -> IncidentView | None:
         async def work() -> IncidentView | None:
             k = self.keys
             pipe = self.r.pipeline(transaction=False)
@@ -765,11 +766,19 @@ class RedisStore(RedisOverrides, RedisSilences):
                 return None
             big = len(members) > CHUNK
             fps = await _off_loop_if(big, lambda: sorted(m.decode() for m in members))
-            alerts = await self._alerts(fps, _Read())
-            order = await self._alert_order([a.fingerprint for a in alerts])
-            await _off_loop_if(big, lambda: alerts.sort(key=lambda a: order.get(a.fingerprint, 0)))
+            if window is None:
+                alerts = await self._alerts(fps, _Read())
+                order = await self._alert_order([a.fingerprint for a in alerts])
+                await _off_loop_if(big, lambda: alerts.sort(key=lambda a: order.get(a.fingerprint, 0)))
+            else:
+                # Ordered by arrival before reading: only the window's alerts are read and decoded.
+                order = await self._alert_order(fps)
+                await _off_loop_if(big, lambda: fps.sort(key=lambda fp: order.get(fp, 0)))
+                alerts = await self._alerts(fps[window.first : window.first + window.count], _Read())
             timeline = [codec.timeline_from({"incident_id": incident_id, **codec.loads(e)}) for e in entries]
-            return IncidentView(codec.incident_from(codec.loads(data)), alerts, timeline)
+            incident = codec.incident_from(codec.loads(data))
+            first, total = (window.first, len(fps)) if window else (0, None)
+            return IncidentView(incident, alerts, timeline, first, total)
 
         return await self._call(work)
 

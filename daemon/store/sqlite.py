@@ -36,6 +36,7 @@ from daemon.store import codec, cursor
 from daemon.store.base import (
     MAX_PENDING_DECISIONS,
     WRITE_TIMEOUT,
+    AlertWindow,
     Claimed,
     Committed,
     Decide,
@@ -661,26 +662,31 @@ class SqliteStore(SqliteOverrides, SqliteSilences):
         conn.execute("INSERT INTO sequences (name, value) VALUES (?, 0)", ("probe:" + "x" * PROBE_BYTES,))
         conn.execute("DELETE FROM sequences WHERE name LIKE 'probe:%'")
 
-    async def get_incident(self, incident_id: str) -> IncidentView | None:
+    async def get_incident(self, incident_id: str, window: AlertWindow | None = None) -> IncidentView | None:
+        members = "FROM incident_alerts m JOIN alerts a ON a.fingerprint = m.fingerprint WHERE m.incident_id = ?"
+
         def work(conn: sqlite3.Connection) -> IncidentView | None:
             row = conn.execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
             if row is None:
                 return None
-            alerts = [
-                codec.alert_from(codec.loads(r[0]))
-                for r in conn.execute(
-                    "SELECT a.data FROM incident_alerts m JOIN alerts a ON a.fingerprint = m.fingerprint "
-                    "WHERE m.incident_id = ? ORDER BY a.seq",
-                    (incident_id,),
+            total = None
+            if window is None:
+                rows = conn.execute(f"SELECT a.data {members} ORDER BY a.seq", (incident_id,))
+            else:
+                (total,) = conn.execute(f"SELECT COUNT(*) {members}", (incident_id,)).fetchone()
+                rows = conn.execute(
+                    f"SELECT a.data {members} ORDER BY a.seq LIMIT ? OFFSET ?",
+                    (incident_id, window.count, window.first),
                 )
-            ]
+            alerts = [codec.alert_from(codec.loads(r[0])) for r in rows]
             timeline = [
                 codec.timeline_from({"incident_id": incident_id, "at": r[0], "actor": r[1], "kind": r[2], "text": r[3]})
                 for r in conn.execute(
                     "SELECT at, actor, kind, text FROM timeline WHERE incident_id = ? ORDER BY seq", (incident_id,)
                 )
             ]
-            return IncidentView(codec.incident_from(codec.loads(row[0])), alerts, timeline)
+            incident = codec.incident_from(codec.loads(row[0]))
+            return IncidentView(incident, alerts, timeline, window.first if window else 0, total)
 
         return await self._read(work)
 
