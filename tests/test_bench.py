@@ -135,7 +135,9 @@ def test_the_large_part_builds_its_incident_and_times_each_step_on_both_stores()
         "board incident page",
     ], output
     assert output.count("HTTP 200, acknowledged, 300 alerts") == 2, output
-    assert len(re.findall(r"board incident page: .*; HTTP 200, [\d.]+ MB of HTML$", output, re.M)) == 2, output
+    assert len(re.findall(r"board incident page: .*; HTTP 200, [\d.]+ MB of HTML; RSS after ", output)) == 2, output
+    # Nothing of the incident's alerts is kept once a step is over.
+    assert len(re.findall(r"; RSS after [\d,]+ MB, 0 alerts alive$", output, re.M)) == 12, output
     for store in ("sqlite", "redis"):  # the Targets table carries the stall bound beside the figure
         label = rf"large {store}: longest loop stall, 300 alerts acknowledged, timers fired"
         assert re.search(rf"^  {label}\s+\d+ ms\s+<= 50 ms", output, re.M), output

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from daemon.board.auth import Form, action, page
-from daemon.board.render import message_page, render
+from daemon.board.render import message_page, render, render_in_thread
 from daemon.board.visitor import Visitor
 from daemon.domain import Incident, State
 from daemon.engine.engine import PHASE_TEMPLATES, PHASES
@@ -116,7 +116,7 @@ async def _incident_page(
     silenced_by = await silenced_now(request)
     phases = [(p, PHASE_TEMPLATES[p].format(title=i.title)) for p in PHASES]
     phase = _next_phase(i)
-    return render(
+    return await render_in_thread(
         request,
         who,
         "incident.html",

@@ -21,6 +21,7 @@ import orjson
 from daemon import heap
 from daemon.board import session
 from daemon.clock import ManualClock
+from daemon.domain import Alert
 from tests.bench.procs import Redis
 from tests.bench.report import say
 from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, make_settings, start_tocsin
@@ -77,7 +78,29 @@ class Step:
     seconds: float
     max_lag_ms: float
     gc_ms: float
+    rss_mb: float  # the process's resident memory once the step is over
+    alive: int  # Alert objects still alive once it is over
     note: str = ""
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (tocsin runs in it; the allocator keeps some of what was freed)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+async def alerts_alive() -> int:
+    """Alert objects still alive in this process once the step has settled: what it kept of the incident's
+    members (the bench holds none of its own). A thread that ran part of it may hold its arguments a moment after
+    handing back its result, so a count above zero is looked at again for up to 2 s."""
+    for _ in range(200):
+        alive = sum(1 for o in gc.get_objects() if type(o) is Alert)
+        if alive == 0:
+            break
+        await asyncio.sleep(0.01)
+    return alive
 
 
 @dataclass
@@ -86,6 +109,7 @@ class LargeResult:
     alerts: int
     build_s: float
     build_lag_ms: float
+    build_rss_mb: float
     steps: list[Step] = field(default_factory=list)
 
 
@@ -116,7 +140,7 @@ async def large_run(store: str, alerts: int, run_dir: Path) -> LargeResult:
             )
             if response.status != 200:
                 raise RuntimeError(f"building the incident: {response.status} {await response.text()}")
-        result = LargeResult(store, alerts, time.monotonic() - started, await probe.stop())
+        result = LargeResult(store, alerts, time.monotonic() - started, await probe.stop(), rss_mb())
         listed = (await (await tocsin.client.get("/api/v1/incidents?state=open", headers=api)).json())["incidents"]
         (incident,) = [i for i in listed if i["service"] == "large"]
         if incident["firing_alerts"] != alerts:
@@ -127,7 +151,9 @@ async def large_run(store: str, alerts: int, run_dir: Path) -> LargeResult:
             began = time.monotonic()
             out = await work
             seconds = time.monotonic() - began
-            result.steps.append(Step(name, seconds, await probe.stop(), probe.gc_worst * 1000))
+            lag = await probe.stop()
+            await heap.gone()  # what the step lets go of in the background is gone before its memory is read
+            result.steps.append(Step(name, seconds, lag, probe.gc_worst * 1000, rss_mb(), await alerts_alive()))
             return out
 
         # Level 1 of the ladder falls due five minutes in (deploy/tocsin.yml's page-hard): a timer on the incident.
@@ -170,12 +196,13 @@ async def large_run(store: str, alerts: int, run_dir: Path) -> LargeResult:
 def describe_large(r: LargeResult) -> None:
     say(
         f"  large {r.store}: built an incident of {r.alerts:,} firing alerts in {r.build_s:.1f} s "
-        f"(webhooks of {BATCH}; max loop lag meanwhile {r.build_lag_ms:.0f} ms)"
+        f"(webhooks of {BATCH}; max loop lag meanwhile {r.build_lag_ms:.0f} ms; RSS then {r.build_rss_mb:,.0f} MB)"
     )
     for s in r.steps:
         say(
             f"    {s.name}: {s.seconds * 1000:,.0f} ms, max event-loop lag {s.max_lag_ms:.0f} ms "
-            f"(longest GC pause {s.gc_ms:.0f} ms); {s.note}"
+            f"(longest GC pause {s.gc_ms:.0f} ms); "
+            + "; ".join([*filter(None, [s.note]), f"RSS after {s.rss_mb:,.0f} MB, {s.alive:,} alerts alive"])
         )
 
 
