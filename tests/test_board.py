@@ -404,8 +404,9 @@ async def test_an_incident_of_many_alerts_shows_them_a_page_at_a_time(tocsin: To
     assert "This incident has 250 alerts: none this far." in beyond
     assert f'<a href="/incidents/{INC}?alerts=150#alerts" rel="prev">Earlier alerts</a>' in beyond
     assert "declared by hand" not in beyond
-    # Not a number: the first page, as if none were asked for.
-    assert f"Alerts 1{DASH}100 of 250" in await page(tocsin, f"/incidents/{INC}?alerts=-5")
+    # Not a number of ours (negative, a superscript digit, too long): the first page, as if none were asked for.
+    for odd in ("-5", "%C2%B2", "9" * 30):
+        assert f"Alerts 1{DASH}100 of 250" in await page(tocsin, f"/incidents/{INC}?alerts={odd}")
 
 
 async def test_an_incident_of_few_alerts_shows_them_all_without_pages(tocsin: Tocsin) -> None:

@@ -404,6 +404,12 @@ BAD_CONFIGS = [
         "bad listen address '9097'",
         id="bad-listen",
     ),
+    pytest.param(
+        _set("listen", "127.0.0.1:\u00b9\u2070"),  # superscript digits: digits to str.isdigit, not to int()
+        "listen",
+        "bad listen address '127.0.0.1:\u00b9\u2070'",
+        id="bad-listen-port-digits",
+    ),
 ]
 
 

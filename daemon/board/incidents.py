@@ -157,7 +157,7 @@ def _alert_pages(view: IncidentView) -> dict[str, str | int] | None:
 
 def _alerts_from(request: web.Request) -> int:
     value = request.query.get("alerts", "")
-    return int(value) if value.isdigit() and len(value) <= 9 else 0
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else 0
 
 
 async def _view(request: web.Request) -> IncidentView | None:
