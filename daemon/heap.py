@@ -14,34 +14,54 @@ all of it, about 50 ms, at every full collection).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 _quiet = 0
-_letting_go: set[asyncio.Future[None]] = set()
+_lock = threading.Lock()  # quiet stretches end in the let-go thread as well as on the event loop
+_letting_go: set[concurrent.futures.Future[None]] = set()
+# One thread: big frees one after another, never two at once competing with the event loop for the interpreter.
+_letting_go_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tocsin-let-go")
 # Objects allocated between two young collections: a storm allocates a few dozen per alert, nearly all freed by
 # reference counting, so CPython's default (700) ran a collection every few alerts (about a tenth of the CPU of
 # a storm of new alerts, measured with `make bench`).
 GC_YOUNG_THRESHOLD = 20_000
 
 
-@contextmanager
-def quiet() -> Iterator[None]:
-    """No cyclic collection until every quiet stretch under way has ended (entered and left on the event loop)."""
+def _hold() -> bool:
+    """Enter a quiet stretch; False when the collector was off already by someone else's hand (a test, an
+    embedding program): theirs to turn back on, nothing to give back."""
     global _quiet
-    if _quiet == 0 and not gc.isenabled():
-        yield  # disabled by someone else (a test, an embedding program): theirs to turn back on
+    with _lock:
+        if _quiet == 0 and not gc.isenabled():
+            return False
+        _quiet += 1
+        gc.disable()
+        return True
+
+
+def _release(held: bool) -> None:
+    global _quiet
+    if not held:
         return
-    _quiet += 1
-    gc.disable()
-    try:
-        yield
-    finally:
+    with _lock:
         _quiet -= 1
         if _quiet == 0:
             gc.enable()
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """No cyclic collection until every quiet stretch under way has ended (entered and left in any thread)."""
+    held = _hold()
+    try:
+        yield
+    finally:
+        _release(held)
 
 
 def settle() -> None:
@@ -67,22 +87,28 @@ def let_go(*containers: list[Any] | dict[Any, Any]) -> None:
 
 
 def let_go_later(*containers: list[Any] | dict[Any, Any]) -> None:
-    """``let_go`` in a thread of the running loop, not waited for: what the caller holds is emptied behind it. A
-    quiet stretch lasts until it is done: a collection meanwhile would walk every object still to be freed (all
-    young, made in a quiet stretch: 60-125 ms for 50,000 alerts)."""
-    stretch = quiet()
-    stretch.__enter__()
-    future = asyncio.get_running_loop().run_in_executor(None, let_go, *containers)
-    _letting_go.add(future)
+    """``let_go`` in a thread of its own, not waited for: what the caller holds is emptied behind it. A quiet
+    stretch lasts until it is done (a collection meanwhile would walk every object still to be freed, all young,
+    made in a quiet stretch: 60-125 ms for 50,000 alerts), ended by that thread: the loop that started it may be
+    gone by then."""
+    held = _hold()
+    future = _letting_go_thread.submit(let_go, *containers)
+    with _lock:
+        _letting_go.add(future)
 
-    def done(_: object) -> None:
-        _letting_go.discard(future)
-        stretch.__exit__(None, None, None)
+    def done(f: concurrent.futures.Future[None]) -> None:
+        _release(held)  # before it leaves the set: once gone() sees none, the collector is back
+        with _lock:
+            _letting_go.discard(f)
 
-    future.add_done_callback(done)
+    future.add_done_callback(done)  # after the add: a future done already runs it here, at once
 
 
 async def gone() -> None:
-    """Once every ``let_go_later`` under way has ended."""
-    while _letting_go:
-        await asyncio.gather(*_letting_go)
+    """Once every ``let_go_later`` under way has ended (awaitable from any loop)."""
+    while True:
+        with _lock:
+            pending = list(_letting_go)
+        if not pending:
+            return
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in pending))

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
+from typing import ClassVar
 
 from daemon import heap
 
 
-async def test_letting_go_later_empties_what_it_is_given_and_holds_the_collector_until_done() -> None:
+class Witness:
+    """Notes, as it is freed, in which thread and whether the collector was on."""
+
+    freed: ClassVar[list[tuple[str, bool]]] = []
+
+    def __del__(self) -> None:
+        Witness.freed.append((threading.current_thread().name, gc.isenabled()))
+
+
+async def test_letting_go_later_empties_what_it_is_given_in_a_thread_with_the_collector_off() -> None:
     assert gc.isenabled()
-    members = {f"fp-{n}": {"labels": {"instance": f"node-{n}"}} for n in range(20_000)}
-    order = [members[f"fp-{n}"] for n in range(20_000)]
+    Witness.freed.clear()
+    members = {f"fp-{n}": Witness() for n in range(2_000)}
+    order = [Witness() for _ in range(2_000)]
     heap.let_go_later(order, members)
-    # A collection now would walk every object still to be freed: none runs until the thread is done.
-    assert not gc.isenabled()
     await heap.gone()
     assert order == []
     assert members == {}
+    assert len(Witness.freed) == 4_000
+    # Not on the event loop's thread, and no collection could walk what was still to be freed meanwhile.
+    assert {thread.split("_")[0] for thread, _ in Witness.freed} == {"tocsin-let-go"}
+    assert not any(collector_on for _, collector_on in Witness.freed)
     assert gc.isenabled()
 
 
@@ -25,4 +40,16 @@ async def test_the_collector_stays_off_while_a_quiet_stretch_outlasts_the_let_go
         heap.let_go_later([object() for _ in range(1000)])
         await heap.gone()
         assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_let_go_gives_the_collector_back_though_the_loop_that_started_it_has_closed() -> None:
+    # A request's loop may end (a test's, a worker shutting down) while its let-go still runs in the thread.
+    async def start() -> None:
+        heap.let_go_later([{"n": n} for n in range(300_000)])
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(start())
+    loop.close()  # at once, not waiting for its threads
+    asyncio.run(asyncio.wait_for(heap.gone(), 10))  # waited for from another loop
     assert gc.isenabled()
