@@ -92,7 +92,11 @@ def let_go_later(*containers: list[Any] | dict[Any, Any]) -> None:
     made in a quiet stretch: 60-125 ms for 50,000 alerts), ended by that thread: the loop that started it may be
     gone by then."""
     held = _hold()
-    future = _letting_go_thread.submit(let_go, *containers)
+    try:
+        future = _letting_go_thread.submit(let_go, *containers)
+    except BaseException:  # the interpreter shutting down: nothing will end the stretch but this
+        _release(held)
+        raise
     with _lock:
         _letting_go.add(future)
 

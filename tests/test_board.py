@@ -409,6 +409,22 @@ async def test_an_incident_of_many_alerts_shows_them_a_page_at_a_time(tocsin: To
         assert f"Alerts 1{DASH}100 of 250" in await page(tocsin, f"/incidents/{INC}?alerts={odd}")
 
 
+async def test_the_postmortem_draft_of_an_incident_of_many_alerts_counts_them_all(tocsin: Tocsin) -> None:
+    await firing(tocsin, *(am_alert("NodeDown", "fleet", instance=f"node-{n:03d}") for n in range(120)))
+    await sign_in(tocsin)
+    draft = await page(tocsin, f"/incidents/{INC}/postmortem?alerts=100")
+    assert "- Alerts: 120 (120 firing episodes)" in draft
+    assert draft.count("\n  - NodeDown (node-") == 120  # each in the impact list
+
+
+async def test_a_hand_declared_incident_has_no_alert_pages_whatever_is_asked(tocsin: Tocsin) -> None:
+    answer = await tocsin.api("POST", "/api/v1/incidents", {"title": "by hand", "service": "s"}, status=201)
+    await sign_in(tocsin)
+    shown = await page(tocsin, f"/incidents/{answer['id']}?alerts=100")
+    assert "No alerts (declared by hand)." in shown
+    assert 'class="paging"' not in shown
+
+
 async def test_an_incident_of_few_alerts_shows_them_all_without_pages(tocsin: Tocsin) -> None:
     await firing(tocsin, am_alert(instance="web-1"), am_alert(instance="web-2"))
     await sign_in(tocsin)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import threading
 from typing import ClassVar
+
+import pytest
 
 from daemon import heap
 
@@ -52,4 +55,13 @@ def test_a_let_go_gives_the_collector_back_though_the_loop_that_started_it_has_c
     loop.run_until_complete(start())
     loop.close()  # at once, not waiting for its threads
     asyncio.run(asyncio.wait_for(heap.gone(), 10))  # waited for from another loop
+    assert gc.isenabled()
+
+
+def test_a_let_go_that_cannot_start_gives_the_collector_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = concurrent.futures.ThreadPoolExecutor(1)
+    closed.shutdown()  # as at interpreter exit
+    monkeypatch.setattr(heap, "_letting_go_thread", closed)
+    with pytest.raises(RuntimeError):
+        heap.let_go_later([object()])
     assert gc.isenabled()

@@ -428,6 +428,10 @@ async def test_purged_alert_leaves_no_membership_in_a_kept_incident(
             return int(conn.execute("SELECT COUNT(*) FROM incident_alerts WHERE fingerprint = 'flappy'").fetchone()[0])
 
         assert await store._read(memberships) == 0  # nothing of the forgotten alert stays behind
+    # A window of the kept incident's alerts neither shows nor counts the forgotten one.
+    window = await store.get_incident(first, AlertWindow(0, 10))
+    assert window is not None
+    assert (window.alerts, window.alert_total) == ([], 0)
     # The same fingerprint firing again is a new alert: it joins the open incident once.
     later = clock.now().isoformat()
     await p.submit(AlertsReceived((alert("flappy", service="a", starts=later),)))
@@ -435,6 +439,9 @@ async def test_purged_alert_leaves_no_membership_in_a_kept_incident(
     assert view is not None
     assert [a.fingerprint for a in view.alerts] == ["flappy"]
     assert view.alerts[0].count == 1
+    window = await store.get_incident(first, AlertWindow(0, 10))
+    assert window is not None
+    assert ([a.fingerprint for a in window.alerts], window.alert_total) == (["flappy"], 1)
 
 
 async def test_concurrent_decisions_on_one_key_make_one_incident(

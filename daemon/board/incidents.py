@@ -141,7 +141,7 @@ def _alert_pages(view: IncidentView) -> dict[str, str | int] | None:
     """Where the alerts shown sit among all of them, and the links to the pages before and after; None when
     they are all shown."""
     first, shown, total = view.alerts_from, len(view.alerts), view.alert_total
-    if first == 0 and shown >= total:
+    if total == 0 or (first == 0 and shown >= total):
         return None
     incident_id = view.incident.id
     # Past the end (a stale link after a purge, a hand-made one): the earlier link leads to the last page.
@@ -176,7 +176,7 @@ async def incident_page(request: web.Request, who: Visitor) -> web.StreamRespons
 @page
 async def postmortem(request: web.Request, who: Visitor) -> web.StreamResponse:
     svc = request.app[SERVICES]
-    view = await _view(request)
+    view = await svc.store.get_incident(request.match_info["id"])  # every alert: the draft counts them all
     if view is None:
         return message_page(request, 404, "Unknown incident", "This incident does not exist (any more).", who)
     text = svc.postmortems.render(view, svc.clock.now())

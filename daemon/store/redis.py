@@ -771,9 +771,10 @@ class RedisStore(RedisOverrides, RedisSilences):
                 order = await self._alert_order([a.fingerprint for a in alerts])
                 await _off_loop_if(big, lambda: alerts.sort(key=lambda a: order.get(a.fingerprint, 0)))
             else:
-                # Ordered by arrival before reading: only the window's alerts are read and decoded.
+                # Ordered by arrival before reading: only the window's alerts are read and decoded. A member whose
+                # alert a purge removed (it left this incident for one purged since) is neither shown nor counted.
                 order = await self._alert_order(fps)
-                await _off_loop_if(big, lambda: fps.sort(key=lambda fp: order.get(fp, 0)))
+                fps = await _off_loop_if(big, lambda: sorted((fp for fp in fps if fp in order), key=order.__getitem__))
                 alerts = await self._alerts(fps[window.first : window.first + window.count], _Read())
             timeline = [codec.timeline_from({"incident_id": incident_id, **codec.loads(e)}) for e in entries]
             incident = codec.incident_from(codec.loads(data))
@@ -813,13 +814,12 @@ class RedisStore(RedisOverrides, RedisSilences):
         return found[0] if found else None
 
     async def _alert_order(self, fingerprints: list[str]) -> dict[str, float]:
-        if not fingerprints:
-            return {}
+        """The place in the order of arrival of each alert that is stored (a purge leaves others' members behind)."""
         order: dict[str, float] = {}
         for start in range(0, len(fingerprints), CHUNK):
             chunk = fingerprints[start : start + CHUNK]
             scores = await self.r.zmscore(self.keys.alerts, chunk)
-            order.update((fp, s or 0) for fp, s in zip(chunk, scores, strict=True))
+            order.update((fp, s) for fp, s in zip(chunk, scores, strict=True) if s is not None)
         return order
 
     async def _scan(
