@@ -390,10 +390,11 @@ class RedisStore(RedisOverrides, RedisSilences):
                 ids = _Ids(self._pool)
                 s, read = await self._call(lambda: self._load(needs, ids))  # noqa: B023 - awaited at once
                 decisions: list[Decision] = []
-                # A big decision (an incident of thousands of alerts) is decided off the event loop.
-                big = len(s.alerts) > BIG_SLICE
                 try:
                     for job in jobs:
+                        # A big decision (an incident of thousands of alerts) is decided off the event loop; the
+                        # slice grows with each decision of a group.
+                        big = len(s.alerts) > BIG_SLICE
                         decisions.append(await asyncio.to_thread(job.decide, s) if big else job.decide(s))
                 except NeedIds as want:
                     # Not a conflict: reserve at least twice what this attempt took, and decide again.
@@ -433,7 +434,7 @@ class RedisStore(RedisOverrides, RedisSilences):
                     for d, j in zip(decisions, jobs, strict=True):
                         report_commit(j.committed, d)
                         j.future.set_result(d)
-                    if big:  # not freed on the event loop when this returns (heap.let_go says why)
+                    if len(s.alerts) > BIG_SLICE:  # not freed on the event loop when this returns (heap.let_go)
                         heap.let_go_later(*s.firing_members.values(), s.firing_members, s.alerts, read.was, read.old)
                     return None
                 if result[0] == b"fenced":
