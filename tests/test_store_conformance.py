@@ -117,12 +117,12 @@ async def test_a_window_of_an_incidents_alerts_in_order_of_arrival_with_their_co
     full = await store.get_incident("INC-2026-0001")
     assert full is not None
     assert [a.fingerprint for a in full.alerts] == arrived
-    assert (full.alerts_from, full.alerts_total, full.alert_total) == (0, None, 7)
+    assert (full.alerts_from, full.alerts_total, full.total_alerts) == (0, None, 7)
 
     middle = await store.get_incident("INC-2026-0001", AlertWindow(2, 3))
     assert middle is not None
     assert [a.fingerprint for a in middle.alerts] == ["m3", "b4", "y5"]
-    assert (middle.alerts_from, middle.alert_total) == (2, 7)
+    assert (middle.alerts_from, middle.total_alerts) == (2, 7)
     assert middle.incident == full.incident
     assert middle.timeline == full.timeline
     tail = await store.get_incident("INC-2026-0001", AlertWindow(5, 100))
@@ -130,7 +130,7 @@ async def test_a_window_of_an_incidents_alerts_in_order_of_arrival_with_their_co
     assert [a.fingerprint for a in tail.alerts] == ["c6", "x7"]
     past = await store.get_incident("INC-2026-0001", AlertWindow(7, 100))
     assert past is not None
-    assert (past.alerts, past.alert_total) == ([], 7)
+    assert (past.alerts, past.total_alerts) == ([], 7)
     assert await store.get_incident("INC-2026-0002", AlertWindow(0, 100)) is None
 
 
@@ -431,7 +431,7 @@ async def test_purged_alert_leaves_no_membership_in_a_kept_incident(
     # A window of the kept incident's alerts neither shows nor counts the forgotten one.
     window = await store.get_incident(first, AlertWindow(0, 10))
     assert window is not None
-    assert (window.alerts, window.alert_total) == ([], 0)
+    assert (window.alerts, window.total_alerts) == ([], 0)
     # The same fingerprint firing again is a new alert: it joins the open incident once.
     later = clock.now().isoformat()
     await p.submit(AlertsReceived((alert("flappy", service="a", starts=later),)))
@@ -441,7 +441,7 @@ async def test_purged_alert_leaves_no_membership_in_a_kept_incident(
     assert view.alerts[0].count == 1
     window = await store.get_incident(first, AlertWindow(0, 10))
     assert window is not None
-    assert ([a.fingerprint for a in window.alerts], window.alert_total) == (["flappy"], 1)
+    assert ([a.fingerprint for a in window.alerts], window.total_alerts) == (["flappy"], 1)
 
 
 async def test_concurrent_decisions_on_one_key_make_one_incident(

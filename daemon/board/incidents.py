@@ -140,7 +140,7 @@ async def _incident_page(
 def _alert_pages(view: IncidentView) -> dict[str, str | int] | None:
     """Where the alerts shown sit among all of them, and the links to the pages before and after; None when
     they are all shown."""
-    first, shown, total = view.alerts_from, len(view.alerts), view.alert_total
+    first, shown, total = view.alerts_from, len(view.alerts), view.total_alerts
     if total == 0 or (first == 0 and shown >= total):
         return None
     incident_id = view.incident.id

@@ -43,7 +43,8 @@ class IncidentView:
     alerts_total: int | None = None  # how many there are in all, when ``alerts`` is a window of them
 
     @property
-    def alert_total(self) -> int:
+    def total_alerts(self) -> int:
+        """How many alerts the incident has, whether ``alerts`` holds them all or a window of them."""
         return len(self.alerts) if self.alerts_total is None else self.alerts_total
 
 

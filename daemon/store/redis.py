@@ -766,14 +766,15 @@ class RedisStore(RedisOverrides, RedisSilences):
             if data is None:
                 return None
             big = len(members) > CHUNK
-            fps = await _off_loop_if(big, lambda: sorted(m.decode() for m in members))
             if window is None:
+                fps = await _off_loop_if(big, lambda: sorted(m.decode() for m in members))
                 alerts = await self._alerts(fps, _Read())
                 order = await self._alert_order([a.fingerprint for a in alerts])
                 await _off_loop_if(big, lambda: alerts.sort(key=lambda a: order.get(a.fingerprint, 0)))
             else:
                 # Ordered by arrival before reading: only the window's alerts are read and decoded. A member whose
                 # alert a purge removed (it left this incident for one purged since) is neither shown nor counted.
+                fps = await _off_loop_if(big, lambda: [m.decode() for m in members])
                 order = await self._alert_order(fps)
                 fps = await _off_loop_if(big, lambda: sorted((fp for fp in fps if fp in order), key=order.__getitem__))
                 alerts = await self._alerts(fps[window.first : window.first + window.count], _Read())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from daemon import heap
 from daemon.board import session
 from daemon.clock import ManualClock
 from daemon.domain import Alert
-from tests.bench.procs import Redis
+from tests.bench.procs import Redis, memory_mb
 from tests.bench.report import say
 from tests.support import AM_TOKEN, API_TOKEN, am_alert, am_webhook, make_settings, start_tocsin
 
@@ -84,11 +85,9 @@ class Step:
 
 
 def rss_mb() -> float:
-    """This process's resident memory now, in MB (tocsin runs in it; the allocator keeps some of what was freed)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
+    """This process's resident memory now, in MB (tocsin runs in it, its redis-server apart; the allocator keeps
+    some of what was freed)."""
+    return memory_mb(os.getpid(), "VmRSS", children=False)
 
 
 async def alerts_alive() -> int:

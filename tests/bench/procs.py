@@ -65,10 +65,11 @@ def cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
-def memory_mb(pid: int, key: str = "VmHWM") -> float:
-    """A /proc/<pid>/status memory line (VmHWM: peak RSS; VmRSS: now), summed over the tree, in MB."""
+def memory_mb(pid: int, key: str = "VmHWM", children: bool = True) -> float:
+    """A /proc/<pid>/status memory line (VmHWM: peak RSS; VmRSS: now), summed over the tree (or of ``pid`` alone),
+    in MB."""
     total = 0
-    for p in tree(pid):
+    for p in tree(pid) if children else [pid]:
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
